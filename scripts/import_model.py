@@ -1,0 +1,406 @@
+#!/usr/bin/env python3
+"""Import a PyTorch state_dict into the aimc HDF5 model format, version 1.
+
+The format is specified in docs/model-format.md. The importer knows each
+supported architecture's graph; it only takes the tensors from the input file,
+so a state_dict alone (no Python model code) is enough. Every problem with the
+input is reported as one line on stderr, ``aimc import: error: FILE: what``,
+with exit status 2, and no output file is left behind.
+
+Usage: import_model.py IN -o OUT.h5 [--arch resnet_cifar] [--name NAME]
+"""
+
+import argparse
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+
+import h5py
+import numpy as np
+
+FORMAT = "aimc-model"
+FORMAT_VERSION = 1
+EXIT_BAD_INPUT = 2
+TORCH_SUFFIXES = (".pt", ".pth", ".th")
+
+CIFAR_INPUT_SHAPE = (3, 32, 32)
+CIFAR_INPUT_SCALE = 1.0 / 255.0
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+BN_EPS = 1e-5
+BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
+
+
+class ImportFailure(Exception):
+    """A problem with the user's input or output, reported as one line.
+
+    ``path`` is the file the message is about (input or output), so that
+    every message names the file, as the CLI contract requires.
+    """
+
+    def __init__(self, path, message):
+        super().__init__(f"{path}: {message}")
+
+
+@dataclass
+class TensorRef:
+    """A tensor a node needs: its leaf name in the node group, the state_dict
+    key it comes from and the shape the architecture requires."""
+
+    leaf: str
+    key: str
+    shape: tuple
+
+
+@dataclass
+class Node:
+    """One graph node; ``inputs`` are indices of earlier nodes."""
+
+    op: str
+    name: str
+    inputs: list
+    attrs: dict = field(default_factory=dict)
+    tensors: list = field(default_factory=list)
+
+
+@dataclass
+class Model:
+    """What an architecture builder returns: the graph plus the root
+    attributes that depend on the architecture."""
+
+    default_name: str
+    input_shape: tuple
+    num_classes: int
+    input_scale: float
+    input_mean: tuple
+    input_std: tuple
+    nodes: list
+
+
+class GraphBuilder:
+    """Appends nodes in topological order and hands back their indices, so
+    architecture code wires the graph by index without bookkeeping."""
+
+    def __init__(self):
+        self.nodes = [Node("input", "input", [])]
+
+    def add(self, op, name, inputs, attrs=None, tensors=None):
+        """Append a node and return its index."""
+        self.nodes.append(Node(op, name, list(inputs), attrs or {}, tensors or []))
+        return len(self.nodes) - 1
+
+
+def format_shape(shape):
+    """Shapes are printed as lists (``[16, 3, 3, 3]``), the form the
+    documented error messages use."""
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def load_npz(path):
+    """Read every array of an .npz archive eagerly, so a corrupt member is
+    reported here rather than half-way through writing the output."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise ImportFailure(path, f"not a valid .npz file ({one_line(exc)})") from exc
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise ImportFailure(path, "not a valid .npz file (it holds a single array, not a state_dict)")
+    with archive:
+        try:
+            return {key: archive[key] for key in archive.files}
+        except Exception as exc:
+            raise ImportFailure(path, f"not a valid .npz file ({one_line(exc)})") from exc
+
+
+def load_torch(path):
+    """Read a torch checkpoint: a raw state_dict or a dict with a
+    ``state_dict`` entry. torch is imported here only, so .npz input works
+    without it. ``weights_only`` avoids running pickled code from the file;
+    note that torch 1.13's safe loader also refuses Python floats, so such
+    checkpoints must be converted to .npz first."""
+    try:
+        import torch
+    except ImportError as exc:
+        raise ImportFailure(path, f"reading {os.path.splitext(path)[1]} files needs PyTorch ({one_line(exc)})") from exc
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ImportFailure(path, f"not a valid PyTorch file ({one_line(exc)})") from exc
+    if isinstance(checkpoint, dict) and isinstance(checkpoint.get("state_dict"), dict):
+        checkpoint = checkpoint["state_dict"]
+    if not isinstance(checkpoint, dict):
+        raise ImportFailure(path, f"not a state_dict (the file holds a {type(checkpoint).__name__})")
+    state = {}
+    for key, value in checkpoint.items():
+        name = key[len("module."):] if key.startswith("module.") else key
+        if name in state:
+            raise ImportFailure(path, f"tensor '{name}' appears twice (with and without the 'module.' prefix)")
+        if not isinstance(value, torch.Tensor):
+            raise ImportFailure(path, f"entry '{key}' is a {type(value).__name__}, not a tensor")
+        value = value.detach().cpu()
+        if value.is_floating_point() and value.dtype != torch.float32:
+            # bfloat16 and friends have no numpy equivalent; float32 is the
+            # format's tensor type anyway.
+            value = value.float()
+        state[name] = value.numpy()
+    return state
+
+
+def one_line(exc):
+    """Exception texts can span lines; the CLI promises one line."""
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+def load_state_dict(path):
+    """Dispatch on the file extension, after checking the file can be opened
+    at all so that OS errors read the same for every format."""
+    try:
+        with open(path, "rb"):
+            pass
+    except OSError as exc:
+        raise ImportFailure(path, f"cannot read: {exc.strerror or one_line(exc)}") from exc
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix == ".npz":
+        return load_npz(path)
+    if suffix in TORCH_SUFFIXES:
+        return load_torch(path)
+    raise ImportFailure(path, f"unsupported file type '{suffix}', expected .npz, .pt, .pth or .th")
+
+
+def detect_resnet_cifar_depth(path, state):
+    """Blocks per stage n, from the ``layerS.B.`` names: each of the three
+    stages must have blocks 0..n-1 with the same n."""
+    blocks = {1: set(), 2: set(), 3: set()}
+    for key in state:
+        match = re.match(r"layer([123])\.(\d+)\.", key)
+        if match:
+            blocks[int(match.group(1))].add(int(match.group(2)))
+    if not blocks[1]:
+        raise ImportFailure(path, "cannot detect depth: no 'layer1.*' tensors (is this a CIFAR ResNet state_dict?)")
+    n = len(blocks[1])
+    for stage, found in blocks.items():
+        if found != set(range(n)):
+            raise ImportFailure(
+                path,
+                f"cannot detect depth: layer{stage} has blocks {sorted(found)}, "
+                f"expected 0..{n - 1} like layer1",
+            )
+    return n
+
+
+def resnet_cifar(path, state):
+    """ResNet for CIFAR (He et al. 2016) with option-A shortcuts, as in
+    akamaster/pytorch_resnet_cifar10: depth 6n+2, stages of 16, 32, 64
+    planes, every block conv-bn-relu-conv-bn plus shortcut, then relu."""
+    n = detect_resnet_cifar_depth(path, state)
+    bias = state.get("linear.bias")
+    if bias is None:
+        raise ImportFailure(path, "missing tensor 'linear.bias' (expected shape [num_classes])")
+    if bias.ndim != 1 or bias.shape[0] < 1:
+        raise ImportFailure(
+            path,
+            f"tensor 'linear.bias' has shape {format_shape(bias.shape)}, expected [num_classes] with num_classes >= 1",
+        )
+    num_classes = int(bias.shape[0])
+
+    graph = GraphBuilder()
+
+    def conv_bn(x, prefix, conv, bn, cin, cout, stride):
+        """conv3x3 without bias, then inference batchnorm."""
+        x = graph.add(
+            "conv2d", prefix + conv, [x],
+            {"kernel": 3, "stride": stride, "padding": 1},
+            [TensorRef("weight", f"{prefix}{conv}.weight", (cout, cin, 3, 3))],
+        )
+        return graph.add(
+            "batchnorm", prefix + bn, [x], {"eps": BN_EPS},
+            [TensorRef(leaf, f"{prefix}{bn}.{leaf}", (cout,)) for leaf in BN_TENSORS],
+        )
+
+    x = conv_bn(0, "", "conv1", "bn1", CIFAR_INPUT_SHAPE[0], 16, 1)
+    x = graph.add("relu", "relu1", [x])
+    cin = 16
+    for stage, planes in enumerate((16, 32, 64), start=1):
+        for block in range(n):
+            prefix = f"layer{stage}.{block}."
+            stride = 2 if stage > 1 and block == 0 else 1
+            block_in = x
+            x = conv_bn(x, prefix, "conv1", "bn1", cin, planes, stride)
+            x = graph.add("relu", prefix + "relu1", [x])
+            x = conv_bn(x, prefix, "conv2", "bn2", planes, planes, 1)
+            shortcut = block_in
+            if stride != 1:
+                shortcut = graph.add(
+                    "shortcut_a", prefix + "shortcut", [block_in],
+                    {"stride": stride, "pad_before": planes // 4, "pad_after": planes // 4},
+                )
+            x = graph.add("add", prefix + "add", [x, shortcut])
+            x = graph.add("relu", prefix + "relu2", [x])
+            cin = planes
+    x = graph.add("global_avgpool", "avgpool", [x])
+    graph.add(
+        "linear", "linear", [x], {},
+        [TensorRef("weight", "linear.weight", (num_classes, cin)),
+         TensorRef("bias", "linear.bias", (num_classes,))],
+    )
+    return Model(
+        default_name=f"resnet{6 * n + 2}",
+        input_shape=CIFAR_INPUT_SHAPE,
+        num_classes=num_classes,
+        input_scale=CIFAR_INPUT_SCALE,
+        input_mean=IMAGENET_MEAN,
+        input_std=IMAGENET_STD,
+        nodes=graph.nodes,
+    )
+
+
+ARCHS = {"resnet_cifar": resnet_cifar}
+
+
+def is_ignored(key):
+    """BatchNorm's step counter is training state, not part of the model."""
+    return key.rsplit(".", 1)[-1] == "num_batches_tracked"
+
+
+def resolve_tensors(path, state, model, arch):
+    """Fetch every tensor the graph needs, checking presence, shape, dtype and
+    values, and reject tensors the architecture does not use (they would
+    mean the file is not the network we think it is).
+
+    Returns ``{key: float32 array}``.
+    """
+    resolved = {}
+    for node in model.nodes:
+        for ref in node.tensors:
+            if ref.key not in state:
+                raise ImportFailure(path, f"missing tensor '{ref.key}' (expected shape {format_shape(ref.shape)})")
+            value = np.asarray(state[ref.key])
+            if tuple(value.shape) != tuple(ref.shape):
+                raise ImportFailure(
+                    path,
+                    f"tensor '{ref.key}' has shape {format_shape(value.shape)}, expected {format_shape(ref.shape)}",
+                )
+            resolved[ref.key] = value
+    for key in state:
+        if key not in resolved and not is_ignored(key):
+            raise ImportFailure(path, f"unexpected tensor '{key}' for arch {arch}")
+    for key, value in resolved.items():
+        if value.dtype.kind != "f":
+            raise ImportFailure(path, f"tensor '{key}' has dtype {value.dtype}, expected floating point")
+        value = value.astype(np.float32)
+        if not np.all(np.isfinite(value)):
+            raise ImportFailure(path, f"tensor '{key}' contains NaN or inf")
+        if key.endswith(".running_var") and np.any(value < 0):
+            raise ImportFailure(path, f"tensor '{key}' has negative values (a variance must be >= 0)")
+        resolved[key] = value
+    return resolved
+
+
+def count_parameters(model):
+    """Learnable parameters, as PyTorch's ``parameters()`` counts them:
+    BatchNorm running statistics are buffers and do not count."""
+    return sum(
+        int(np.prod(ref.shape))
+        for node in model.nodes
+        for ref in node.tensors
+        if not ref.leaf.startswith("running_")
+    )
+
+
+def count_layers(model):
+    """Weighted layers (conv2d and linear), the number in "ResNet-20"."""
+    return sum(1 for node in model.nodes if node.op in ("conv2d", "linear"))
+
+
+def write_h5(out, model, tensors, name, arch, source):
+    """Write the format-v1 file at ``out``. Attribute types follow the spec:
+    strings as variable-length UTF-8, integers as int64, reals as float64."""
+    with h5py.File(out, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
+        f.attrs["name"] = name
+        f.attrs["arch"] = arch
+        f.attrs["source"] = source
+        f.attrs["input_shape"] = np.asarray(model.input_shape, dtype=np.int64)
+        f.attrs["num_classes"] = np.int64(model.num_classes)
+        f.attrs["input_scale"] = np.float64(model.input_scale)
+        f.attrs["input_mean"] = np.asarray(model.input_mean, dtype=np.float64)
+        f.attrs["input_std"] = np.asarray(model.input_std, dtype=np.float64)
+        nodes = f.create_group("nodes")
+        for index, node in enumerate(model.nodes):
+            group = nodes.create_group(f"{index:04d}")
+            group.attrs["op"] = node.op
+            group.attrs["name"] = node.name
+            group.attrs["inputs"] = np.asarray(node.inputs, dtype=np.int64)
+            for key, value in node.attrs.items():
+                group.attrs[key] = np.float64(value) if isinstance(value, float) else np.int64(value)
+            for ref in node.tensors:
+                group.create_dataset(ref.leaf, data=tensors[ref.key])
+
+
+def write_atomically(out, *write_args):
+    """Write to ``OUT.tmp`` and rename, so a failure never leaves a partial
+    or stale-looking model at ``out``."""
+    tmp = out + ".tmp"
+    try:
+        # A plain open gives a clean OS reason (h5py wraps it in a long text).
+        with open(tmp, "wb"):
+            pass
+        write_h5(tmp, *write_args)
+        os.replace(tmp, out)
+    except OSError as exc:
+        raise ImportFailure(out, f"cannot write: {exc.strerror or one_line(exc)}") from exc
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def import_model(in_path, out_path, arch, name):
+    """Load, build, validate and write; returns the summary line."""
+    if arch not in ARCHS:
+        raise ImportFailure(in_path, f"unknown --arch '{arch}', expected one of: {', '.join(sorted(ARCHS))}")
+    if name is not None and not name.strip():
+        raise ImportFailure(in_path, "--name must not be empty")
+    state = load_state_dict(in_path)
+    model = ARCHS[arch](in_path, state)
+    tensors = resolve_tensors(in_path, state, model, arch)
+    name = name or model.default_name
+    write_atomically(out_path, model, tensors, name, arch, os.path.basename(in_path))
+    return (
+        f"imported {name} ({count_layers(model)} layers, {count_parameters(model)} parameters) "
+        f"from {in_path} to {out_path}"
+    )
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors follow the same one-line contract as input errors."""
+
+    def error(self, message):
+        """Print one line and exit 2 instead of argparse's usage block."""
+        print(f"aimc import: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def main(argv=None):
+    """CLI entry point; returns the exit status."""
+    parser = OneLineParser(
+        prog="import_model.py",
+        description="Import a PyTorch state_dict (.npz, .pt, .pth, .th) into the aimc HDF5 model format v1.",
+    )
+    parser.add_argument("input", metavar="IN", help=".npz of state_dict arrays, or a torch checkpoint")
+    parser.add_argument("-o", "--output", metavar="OUT", required=True, help="HDF5 model to write")
+    parser.add_argument("--arch", default="resnet_cifar", help=f"architecture (one of: {', '.join(sorted(ARCHS))})")
+    parser.add_argument("--name", help="model name (default from the architecture, e.g. resnet20)")
+    args = parser.parse_args(argv)
+    try:
+        print(import_model(args.input, args.output, args.arch, args.name))
+    except ImportFailure as exc:
+        print(f"aimc import: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

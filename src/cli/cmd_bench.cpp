@@ -1,0 +1,153 @@
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <regex>
+
+#include "cli/commands.hpp"
+#include "io/cifar10.hpp"
+#include "io/json.hpp"
+#include "io/model_file.hpp"
+#include "network/network.hpp"
+#include "util/error.hpp"
+
+namespace aimc::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Single-thread Eigen sgemm on n×n matrices, best of `reps`: the machine's GEMM peak as aimc's
+// own kernels see it (same compiler flags, same library).
+double gemm_gflops(int n, int reps) {
+  const Eigen::MatrixXf a = Eigen::MatrixXf::Random(n, n);
+  const Eigen::MatrixXf b = Eigen::MatrixXf::Random(n, n);
+  Eigen::MatrixXf c(n, n);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    c.noalias() = a * b;
+    best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * n * n * static_cast<double>(n) / best / 1e9;
+}
+
+// Best-of-`reps` images/s of ideal inference on `threads` TBB threads (after one warm-up pass).
+double aimc_images_per_s(const network::Network& net, const network::ImageSet& data, int threads,
+                         int reps) {
+  const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+  const network::IdealBackend backend;
+  (void)net.infer(data.image(0), std::min(data.size(), 256), backend);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    const auto logits = net.infer(data.image(0), data.size(), backend);
+    best = std::min(best, seconds_since(t0));
+  }
+  return data.size() / best;
+}
+
+// Runs benchmarks/pytorch_resnet.py and returns its images/s (0 if it could not run).
+double pytorch_images_per_s(const std::string& npz, const std::string& data_dir, int images,
+                            int threads, std::string& note) {
+  const std::string cmd = "/usr/bin/python3 '" + std::string(AIMC_SOURCE_DIR) +
+                          "/benchmarks/pytorch_resnet.py' --model '" + npz + "' --data '" +
+                          data_dir + "' --images " + std::to_string(images) + " --threads " +
+                          std::to_string(threads) + " --json 2>&1";
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return 0.0;
+  std::string out;
+  char buf[4096];
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  const int rc = ::pclose(pipe);
+  std::smatch m;
+  static const std::regex re(R"re("images_per_s":\s*([0-9.eE+-]+))re");
+  if (rc != 0 || !std::regex_search(out, m, re)) {
+    note = out.substr(0, out.find('\n'));
+    return 0.0;
+  }
+  return std::stod(m[1].str());
+}
+
+}  // namespace
+
+int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession& mpi) {
+  std::string model_path;
+  std::string torch_model;
+  std::string data_dir;
+  int images = 2000;
+  int reps = 3;
+  network::InferenceParams inference;
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "model", po::value(&model_path)->required(), "aimc model file (.h5)")(
+      "torch-model", po::value(&torch_model),
+      "the same model as .npz: also time PyTorch (needs Debian's python3-torch)")(
+      "data", po::value(&data_dir), "CIFAR-10 directory (default as for eval)")(
+      "images", po::value(&images)->default_value(images), "test images per pass")(
+      "reps", po::value(&reps)->default_value(reps), "passes; the best one counts")(
+      "batch", po::value(&inference.batch_images)->default_value(inference.batch_images),
+      "images per TBB task")("json", po::bool_switch()->default_value(false),
+                              "print one JSON object");
+  po::variables_map vm;
+  if (!parse_args("bench", "--model M.h5 [--torch-model M.npz] [--images N] [--json]", args, opts,
+                  {}, vm, mpi.is_root()))
+    return 0;
+  if (mpi.size() > 1) throw Error("aimc bench: run it without mpiexec (it times one process)");
+  if (images < 1 || reps < 1) throw Error("aimc bench: --images and --reps must be positive");
+  inference.validate();
+  if (data_dir.empty()) data_dir = default_data_dir();
+
+  const network::Model model = io::read_model(model_path);
+  const network::ImageSet data = io::read_cifar10_test(data_dir, images);
+  const network::Network net(model, inference);
+  const double flop_per_image = 2.0 * static_cast<double>(net.macs_per_image());
+  const int max_threads = tbb::info::default_concurrency();
+
+  const double peak = [] {
+    const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    return gemm_gflops(1024, 5);
+  }();
+  io::JsonObject j;
+  j.add("model", model.name).add("images", data.size()).add("gemm_peak_gflops_1t", peak);
+  if (!vm["json"].as<bool>()) {
+    std::printf("Eigen sgemm 1024^3, 1 thread: %.1f GFLOP/s (peak)\n", peak);
+    std::printf("%-8s %-10s %12s %10s %10s %12s %14s\n", "threads", "engine", "images/s", "GFLOP/s",
+                "of peak", "PyTorch im/s", "aimc/PyTorch");
+  }
+  for (int threads = 1; threads <= std::max(1, std::min(2, max_threads)); ++threads) {
+    const double ips = aimc_images_per_s(net, data, threads, reps);
+    const double gflops = flop_per_image * ips / 1e9;
+    std::string note;
+    const double torch_ips =
+        torch_model.empty() ? 0.0
+                            : pytorch_images_per_s(torch_model, data_dir, images, threads, note);
+    const std::string t = std::to_string(threads) + "t";
+    j.add("aimc_images_per_s_" + t, ips)
+        .add("aimc_gflops_" + t, gflops)
+        .add("aimc_fraction_of_peak_" + t, gflops / peak);
+    if (torch_ips > 0) {
+      j.add("pytorch_images_per_s_" + t, torch_ips).add("aimc_over_pytorch_" + t, ips / torch_ips);
+    }
+    if (!vm["json"].as<bool>()) {
+      std::printf("%-8d %-10s %12.1f %10.1f %9.0f%% %12s %14s\n", threads, "aimc ideal", ips,
+                  gflops, 100.0 * gflops / peak,
+                  torch_ips > 0 ? std::to_string(static_cast<int>(torch_ips)).c_str() : "-",
+                  torch_ips > 0 ? (std::to_string(ips / torch_ips).substr(0, 4) + "x").c_str()
+                                : "-");
+      if (!note.empty()) std::printf("  (PyTorch did not run: %s)\n", note.c_str());
+    }
+  }
+  if (vm["json"].as<bool>()) std::cout << j.str() << '\n';
+  return 0;
+}
+
+}  // namespace aimc::cli

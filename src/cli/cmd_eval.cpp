@@ -1,0 +1,102 @@
+#include <tbb/global_control.h>
+#include <tbb/info.h>
+
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "cli/commands.hpp"
+#include "experiment/evaluate.hpp"
+#include "io/cifar10.hpp"
+#include "io/json.hpp"
+#include "io/model_file.hpp"
+#include "network/network.hpp"
+#include "util/error.hpp"
+
+namespace aimc::cli {
+
+int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession& mpi) {
+  std::string model_path;
+  std::string data_dir;
+  std::string split;
+  int images = -1;
+  int threads = 0;
+  network::InferenceParams inference;
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "model", po::value(&model_path)->required(), "aimc model file (.h5, from 'aimc import')")(
+      "data", po::value(&data_dir),
+      "CIFAR-10 binary directory (default: $AIMC_DATA/cifar-10, else data/cifar-10)")(
+      "split", po::value(&split)->default_value("test"), "test (10,000 images) or train (50,000)")(
+      "images", po::value(&images)->default_value(-1), "evaluate the first N images (-1: all)")(
+      "ideal", po::bool_switch()->default_value(false),
+      "exact float32 software inference (the reference)")(
+      "threads", po::value(&threads)->default_value(0), "TBB threads per rank (0: all cores)")(
+      "batch", po::value(&inference.batch_images)->default_value(inference.batch_images),
+      "images per TBB task")("json", po::bool_switch()->default_value(false),
+                              "print one JSON object instead of text");
+  po::variables_map vm;
+  if (!parse_args("eval", "--model M.h5 --ideal [--data DIR] [--images N] [--json]", args, opts,
+                  {}, vm, mpi.is_root()))
+    return 0;
+  if (!vm["ideal"].as<bool>())
+    throw Error("aimc eval: --ideal is required (chip simulation is not part of this version)");
+  if (threads < 0) throw Error("aimc eval: --threads " + std::to_string(threads) + ", expected ≥ 0");
+  if (images == 0 || images < -1)
+    throw Error("aimc eval: --images " + std::to_string(images) + ", expected a positive count or -1");
+  if (split != "test" && split != "train")
+    throw Error("aimc eval: --split '" + split + "', expected test or train");
+  inference.validate();
+  if (data_dir.empty()) data_dir = default_data_dir();
+
+  std::unique_ptr<tbb::global_control> limit;
+  if (threads > 0)
+    limit = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                                  threads);
+  const int used_threads = threads > 0 ? threads : tbb::info::default_concurrency();
+
+  const network::Model model = io::read_model(model_path);
+  const network::ImageSet data = split == "test" ? io::read_cifar10_test(data_dir, images)
+                                                 : io::read_cifar10_train(data_dir, images);
+  if (!(data.shape == model.input) || data.classes != model.num_classes)
+    throw Error(model_path + ": model expects input " + std::to_string(model.input.c) + "x" +
+                std::to_string(model.input.h) + "x" + std::to_string(model.input.w) + " and " +
+                std::to_string(model.num_classes) + " classes; CIFAR-10 has 3x32x32 and 10");
+
+  const network::Network net(model, inference);
+  const network::IdealBackend backend;
+  const experiment::EvalResult r = experiment::evaluate(net, backend, data, mpi);
+  const double gflops = 2.0 * static_cast<double>(net.macs_per_image()) * r.images_per_s() / 1e9;
+
+  if (!mpi.is_root()) return 0;
+  if (vm["json"].as<bool>()) {
+    io::JsonObject j;
+    j.add("model", model.name)
+        .add("mode", "ideal")
+        .add("split", split)
+        .add("correct", r.correct)
+        .add("total", r.total)
+        .add("accuracy", r.accuracy())
+        .add("images_per_s", r.images_per_s())
+        .add("gflops", gflops)
+        .add("seconds", r.seconds)
+        .add("macs_per_image", net.macs_per_image())
+        .add("threads", used_threads)
+        .add("ranks", mpi.size());
+    std::cout << j.str() << '\n';
+  } else {
+    std::printf("model     %s (%s, %.3f M parameters, %.1f M MAC/image)\n", model.name.c_str(),
+                model_path.c_str(), static_cast<double>(model.parameter_count()) / 1e6,
+                static_cast<double>(net.macs_per_image()) / 1e6);
+    std::printf("data      %s/%s, %lld images; ideal float32, %d rank(s) x %d thread(s)\n",
+                data_dir.c_str(), split == "test" ? "test_batch.bin" : "data_batch_*.bin",
+                static_cast<long long>(r.total), mpi.size(), used_threads);
+    std::printf("accuracy  %.2f %% top-1 (%lld / %lld correct)\n", 100.0 * r.accuracy(),
+                static_cast<long long>(r.correct), static_cast<long long>(r.total));
+    std::printf("speed     %.1f images/s, %.1f GFLOP/s (conv + linear), %.2f s\n",
+                r.images_per_s(), gflops, r.seconds);
+  }
+  return 0;
+}
+
+}  // namespace aimc::cli

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+#include "experiment/mpi_session.hpp"
+
+namespace aimc::cli {
+
+namespace po = boost::program_options;
+
+// Each subcommand gets the arguments after its name and returns the process exit code. It throws
+// aimc::Error for bad input; main() turns that into one "aimc: error: ..." line.
+int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
+int cmd_import(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
+int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
+
+// Parses `args` against `options` (and positionals), turning Boost's exceptions into aimc::Error
+// lines that name the subcommand. Returns false if --help was given (help already printed).
+bool parse_args(const std::string& command, const std::string& usage,
+                const std::vector<std::string>& args, const po::options_description& options,
+                const po::positional_options_description& positional, po::variables_map& vm,
+                bool print_help);
+
+// The CIFAR-10 directory to use when --data is not given: $AIMC_DATA/cifar-10, else ./data/cifar-10,
+// else the source tree's data/cifar-10 (where scripts/fetch_data.sh puts it).
+std::string default_data_dir();
+
+}  // namespace aimc::cli

@@ -1,0 +1,88 @@
+// aimc: Monte Carlo studies of analog in-memory computing chips. A thin front end: each
+// subcommand parses its options and calls into the aimc library.
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.hpp"
+#include "util/error.hpp"
+#include "util/version.hpp"
+
+namespace {
+
+constexpr const char* k_usage = R"(usage: aimc <command> [options]
+
+Commands:
+  eval     evaluate a model on CIFAR-10 (--ideal: exact float32 software inference)
+  import   convert a PyTorch state_dict (.npz/.pt) into an aimc model file (.h5)
+  bench    measure GEMM peak, aimc inference speed, and the ratio to PyTorch
+
+Run 'aimc <command> --help' for a command's options. 'aimc --version' prints the version.
+Runs under mpiexec as well: ranks split the work, results do not depend on the layout.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  aimc::experiment::MpiSession mpi(&argc, &argv);
+  const std::vector<std::string> all(argv + 1, argv + argc);
+  if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
+    if (mpi.is_root()) std::cout << k_usage;
+    return all.empty() ? 2 : 0;
+  }
+  if (all[0] == "--version") {
+    if (mpi.is_root()) std::cout << "aimc " << aimc::k_version << " (" << aimc::k_git_sha << ")\n";
+    return 0;
+  }
+  const std::string command = all[0];
+  const std::vector<std::string> args(all.begin() + 1, all.end());
+  try {
+    if (command == "eval") return aimc::cli::cmd_eval(args, mpi);
+    if (command == "import") return aimc::cli::cmd_import(args, mpi);
+    if (command == "bench") return aimc::cli::cmd_bench(args, mpi);
+    throw aimc::Error("unknown command '" + command + "', expected one of: eval, import, bench "
+                      "(see 'aimc --help')");
+  } catch (const aimc::Error& e) {
+    // Every rank reads the same inputs and fails the same way; one line is enough.
+    if (mpi.is_root()) std::cerr << "aimc: error: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "aimc: internal error on rank " << mpi.rank() << ": " << e.what() << '\n';
+    if (mpi.size() > 1) mpi.abort(1);
+    return 1;
+  }
+}
+
+namespace aimc::cli {
+
+bool parse_args(const std::string& command, const std::string& usage,
+                const std::vector<std::string>& args, const po::options_description& options,
+                const po::positional_options_description& positional, po::variables_map& vm,
+                bool print_help) {
+  try {
+    po::store(po::command_line_parser(args).options(options).positional(positional).run(), vm);
+    if (vm.count("help") != 0U) {
+      if (print_help) std::cout << "usage: aimc " << command << " " << usage << "\n\n" << options;
+      return false;
+    }
+    po::notify(vm);
+  } catch (const po::error& e) {
+    throw Error("aimc " + command + ": " + e.what() + " (see 'aimc " + command + " --help')");
+  }
+  return true;
+}
+
+std::string default_data_dir() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("AIMC_DATA"); env != nullptr && *env != '\0')
+    return std::string(env) + "/cifar-10";
+  if (fs::exists("data/cifar-10")) return "data/cifar-10";
+  return std::string(AIMC_SOURCE_DIR) + "/data/cifar-10";
+}
+
+}  // namespace aimc::cli

@@ -1,0 +1,254 @@
+#include "network/model.hpp"
+
+#include <cmath>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace aimc::network {
+
+namespace {
+
+struct OpInfo {
+  OpType op;
+  const char* name;
+  int arity;
+};
+
+constexpr std::array<OpInfo, 10> k_ops{{
+    {OpType::input, "input", 0},
+    {OpType::conv2d, "conv2d", 1},
+    {OpType::batchnorm, "batchnorm", 1},
+    {OpType::relu, "relu", 1},
+    {OpType::add, "add", 2},
+    {OpType::shortcut_a, "shortcut_a", 1},
+    {OpType::maxpool, "maxpool", 1},
+    {OpType::avgpool, "avgpool", 1},
+    {OpType::global_avgpool, "global_avgpool", 1},
+    {OpType::linear, "linear", 1},
+}};
+
+const OpInfo& info(OpType op) {
+  for (const auto& i : k_ops)
+    if (i.op == op) return i;
+  throw Error("internal: unknown op");
+}
+
+std::string shape_str(const std::vector<std::int64_t>& s) {
+  std::ostringstream os;
+  os << '[';
+  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  os << ']';
+  return os.str();
+}
+
+std::string shape_str(const Shape& s) {
+  return shape_str(std::vector<std::int64_t>{s.c, s.h, s.w});
+}
+
+// Builds the error prefix "<source>: node 12 'layer1.0.conv1' (conv2d)".
+std::string where(const std::string& source, std::size_t index, const Node& n) {
+  std::ostringstream os;
+  os << source << ": node " << index << " '" << n.name << "' (" << op_name(n.op) << ")";
+  return os.str();
+}
+
+// Checks that `tensor` exists with exactly `expected` shape and finite values.
+void require_tensor(const std::string& at, const Node& n, const std::string& tensor,
+                    const std::vector<std::int64_t>& expected, bool optional = false) {
+  const Tensor* t = n.find(tensor);
+  if (t == nullptr) {
+    if (optional) return;
+    throw Error(at + ": missing tensor '" + tensor + "' (expected shape " + shape_str(expected) +
+                ")");
+  }
+  if (t->shape != expected)
+    throw Error(at + ": tensor '" + tensor + "' has shape " + shape_str(t->shape) + ", expected " +
+                shape_str(expected));
+  if (static_cast<std::int64_t>(t->data.size()) != t->numel())
+    throw Error(at + ": tensor '" + tensor + "' holds " + std::to_string(t->data.size()) +
+                " values, expected " + std::to_string(t->numel()));
+  for (float v : t->data)
+    if (!std::isfinite(v)) throw Error(at + ": tensor '" + tensor + "' contains NaN or inf");
+}
+
+void require_only(const std::string& at, const Node& n, std::initializer_list<const char*> names) {
+  for (const auto& [key, t] : n.tensors) {
+    bool known = false;
+    for (const char* name : names) known = known || key == name;
+    if (!known) throw Error(at + ": unexpected tensor '" + key + "'");
+  }
+}
+
+int pooled(int in, int kernel, int stride, int padding) {
+  return (in + 2 * padding - kernel) / stride + 1;
+}
+
+}  // namespace
+
+const char* op_name(OpType op) { return info(op).name; }
+
+bool op_from_name(const std::string& name, OpType& op) {
+  for (const auto& i : k_ops) {
+    if (name == i.name) {
+      op = i.op;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::int64_t Tensor::numel() const {
+  std::int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+const Tensor* Node::find(const std::string& tensor) const {
+  auto it = tensors.find(tensor);
+  return it == tensors.end() ? nullptr : &it->second;
+}
+
+void Model::validate(const std::string& source) {
+  if (nodes.empty()) throw Error(source + ": the graph has no nodes");
+  if (input.c <= 0 || input.h <= 0 || input.w <= 0)
+    throw Error(source + ": attribute 'input_shape' is " + shape_str(input) +
+                ", expected three positive sizes");
+  if (num_classes <= 0)
+    throw Error(source + ": attribute 'num_classes' is " + std::to_string(num_classes) +
+                ", expected a positive count");
+  if (preprocess.mean.size() != static_cast<std::size_t>(input.c) ||
+      preprocess.std.size() != static_cast<std::size_t>(input.c))
+    throw Error(source + ": attributes 'input_mean' and 'input_std' need " +
+                std::to_string(input.c) + " values (one per input channel)");
+  for (double s : preprocess.std)
+    if (!(s > 0.0) || !std::isfinite(s))
+      throw Error(source + ": attribute 'input_std' has " + std::to_string(s) +
+                  ", expected positive values");
+  if (!std::isfinite(preprocess.scale) || !(preprocess.scale > 0.0))
+    throw Error(source + ": attribute 'input_scale' must be positive and finite");
+
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    Node& n = nodes[i];
+    const std::string at = where(source, i, n);
+    const int arity = info(n.op).arity;
+    if ((n.op == OpType::input) != (i == 0))
+      throw Error(at + ": node 0 must be the only 'input' node");
+    if (static_cast<int>(n.inputs.size()) != arity)
+      throw Error(at + ": has " + std::to_string(n.inputs.size()) + " inputs, expected " +
+                  std::to_string(arity));
+    for (int in : n.inputs)
+      if (in < 0 || static_cast<std::size_t>(in) >= i)
+        throw Error(at + ": input index " + std::to_string(in) +
+                    " is not an earlier node (the graph must be in topological order, no cycles)");
+    const Shape x = arity > 0 ? nodes[n.inputs[0]].out_shape : input;
+
+    switch (n.op) {
+      case OpType::input:
+        require_only(at, n, {});
+        n.out_shape = input;
+        break;
+      case OpType::conv2d: {
+        if (n.kernel <= 0 || n.stride <= 0 || n.padding < 0)
+          throw Error(at + ": attributes kernel/stride/padding are " + std::to_string(n.kernel) +
+                      "/" + std::to_string(n.stride) + "/" + std::to_string(n.padding) +
+                      ", expected positive/positive/non-negative");
+        const Tensor* w = n.find("weight");
+        if (w == nullptr || w->shape.size() != 4 || w->shape[0] <= 0)
+          throw Error(at + ": tensor 'weight' must exist with shape [O, " + std::to_string(x.c) +
+                      ", " + std::to_string(n.kernel) + ", " + std::to_string(n.kernel) + "]");
+        const auto out_c = w->shape[0];
+        require_tensor(at, n, "weight", {out_c, x.c, n.kernel, n.kernel});
+        require_tensor(at, n, "bias", {out_c}, true);
+        require_only(at, n, {"weight", "bias"});
+        n.out_shape = {static_cast<int>(out_c), pooled(x.h, n.kernel, n.stride, n.padding),
+                       pooled(x.w, n.kernel, n.stride, n.padding)};
+        break;
+      }
+      case OpType::batchnorm: {
+        if (!(n.eps > 0.0) || !std::isfinite(n.eps))
+          throw Error(at + ": attribute 'eps' must be positive");
+        for (const char* t : {"weight", "bias", "running_mean", "running_var"})
+          require_tensor(at, n, t, {x.c});
+        require_only(at, n, {"weight", "bias", "running_mean", "running_var"});
+        for (float v : n.find("running_var")->data)
+          if (v < 0.0F) throw Error(at + ": tensor 'running_var' has a negative value");
+        n.out_shape = x;
+        break;
+      }
+      case OpType::relu:
+        require_only(at, n, {});
+        n.out_shape = x;
+        break;
+      case OpType::add: {
+        require_only(at, n, {});
+        const Shape y = nodes[n.inputs[1]].out_shape;
+        if (!(x == y))
+          throw Error(at + ": inputs have shapes " + shape_str(x) + " and " + shape_str(y) +
+                      ", expected equal shapes");
+        n.out_shape = x;
+        break;
+      }
+      case OpType::shortcut_a:
+        require_only(at, n, {});
+        if (n.stride <= 0 || n.pad_before < 0 || n.pad_after < 0)
+          throw Error(at + ": attributes stride/pad_before/pad_after must be positive/≥0/≥0");
+        n.out_shape = {x.c + n.pad_before + n.pad_after, (x.h + n.stride - 1) / n.stride,
+                       (x.w + n.stride - 1) / n.stride};
+        break;
+      case OpType::maxpool:
+      case OpType::avgpool:
+        require_only(at, n, {});
+        if (n.kernel <= 0 || n.stride <= 0 || n.padding < 0 || 2 * n.padding > n.kernel)
+          throw Error(at + ": attributes kernel/stride/padding must be positive/positive/at most "
+                           "half the kernel");
+        n.out_shape = {x.c, pooled(x.h, n.kernel, n.stride, n.padding),
+                       pooled(x.w, n.kernel, n.stride, n.padding)};
+        break;
+      case OpType::global_avgpool:
+        require_only(at, n, {});
+        n.out_shape = {x.c, 1, 1};
+        break;
+      case OpType::linear: {
+        const Tensor* w = n.find("weight");
+        if (w == nullptr || w->shape.size() != 2 || w->shape[0] <= 0)
+          throw Error(at + ": tensor 'weight' must exist with shape [O, " +
+                      std::to_string(x.size()) + "]");
+        const auto out_f = w->shape[0];
+        require_tensor(at, n, "weight", {out_f, x.size()});
+        require_tensor(at, n, "bias", {out_f}, true);
+        require_only(at, n, {"weight", "bias"});
+        n.out_shape = {static_cast<int>(out_f), 1, 1};
+        break;
+      }
+    }
+    if (n.out_shape.c <= 0 || n.out_shape.h <= 0 || n.out_shape.w <= 0)
+      throw Error(at + ": input shape " + shape_str(x) + " gives an empty output " +
+                  shape_str(n.out_shape));
+  }
+  const Shape out = nodes.back().out_shape;
+  if (out.size() != num_classes)
+    throw Error(source + ": the last node '" + nodes.back().name + "' gives " +
+                std::to_string(out.size()) + " outputs, expected num_classes = " +
+                std::to_string(num_classes));
+}
+
+std::int64_t Model::macs_per_image() const {
+  std::int64_t macs = 0;
+  for (const Node& n : nodes) {
+    if (n.op == OpType::conv2d || n.op == OpType::linear) {
+      const Tensor& w = n.tensors.at("weight");
+      macs += w.numel() / w.shape[0] * n.out_shape.size();
+    }
+  }
+  return macs;
+}
+
+std::int64_t Model::parameter_count() const {
+  std::int64_t count = 0;
+  for (const Node& n : nodes)
+    for (const auto& [key, t] : n.tensors) count += t.numel();
+  return count;
+}
+
+}  // namespace aimc::network

@@ -1,0 +1,91 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace aimc::network {
+
+// The operations of the aimc model graph (docs/model-format.md).
+enum class OpType {
+  input,
+  conv2d,
+  batchnorm,
+  relu,
+  add,
+  shortcut_a,
+  maxpool,
+  avgpool,
+  global_avgpool,
+  linear,
+};
+
+const char* op_name(OpType op);
+// Returns false if `name` is not an op of the model format.
+bool op_from_name(const std::string& name, OpType& op);
+
+// Per-image activation shape, channels × height × width. Linear outputs are C × 1 × 1.
+struct Shape {
+  int c = 0;
+  int h = 0;
+  int w = 0;
+  std::int64_t size() const { return std::int64_t{c} * h * w; }
+  bool operator==(const Shape&) const = default;
+};
+
+struct Tensor {
+  std::vector<std::int64_t> shape;
+  std::vector<float> data;
+  std::int64_t numel() const;
+};
+
+struct Node {
+  std::string name;
+  OpType op = OpType::input;
+  std::vector<int> inputs;
+  // conv2d, maxpool, avgpool: square kernel, stride and zero padding.
+  int kernel = 0;
+  int stride = 1;
+  int padding = 0;
+  // shortcut_a: zero channels added in front of and behind the subsampled input.
+  int pad_before = 0;
+  int pad_after = 0;
+  // batchnorm
+  double eps = 1e-5;
+  // PyTorch leaf names: weight, bias, running_mean, running_var.
+  std::map<std::string, Tensor> tensors;
+  // Filled in by Model::validate().
+  Shape out_shape;
+
+  const Tensor* find(const std::string& tensor) const;
+};
+
+// Input preprocessing: x = (pixel * scale - mean[c]) / std[c].
+struct Preprocess {
+  double scale = 1.0 / 255.0;
+  std::vector<double> mean;
+  std::vector<double> std;
+};
+
+// A network as a graph in topological order; the last node is the output.
+struct Model {
+  std::string name;
+  std::string arch;
+  Shape input;
+  int num_classes = 0;
+  Preprocess preprocess;
+  std::vector<Node> nodes;
+
+  // Checks the graph (topological order, op arity, tensor presence, shapes and finiteness) and
+  // infers every node's output shape. Throws aimc::Error with one line naming `source`, the node
+  // and the tensor or attribute that is wrong.
+  void validate(const std::string& source);
+
+  // Multiply-accumulates per image of the conv2d and linear nodes (the GEMM work).
+  std::int64_t macs_per_image() const;
+  std::int64_t parameter_count() const;
+};
+
+}  // namespace aimc::network

@@ -1,0 +1,96 @@
+#pragma once
+
+#include <Eigen/Core>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "network/layers.hpp"
+#include "network/model.hpp"
+
+namespace aimc::network {
+
+struct InferenceParams {
+  // Images per TBB task; each task runs its batch through the whole network. Batch boundaries
+  // are fixed by this number alone (never by the thread count), so results are bit-identical for
+  // any number of threads.
+  int batch_images = 32;
+  // im2col rows per GEMM call: keeps the patch matrix in L2 while the weights stay in L1.
+  int gemm_rows = 2048;
+  // Fold each conv2d→batchnorm pair into the conv's weights and bias.
+  bool fold_batchnorm = true;
+
+  void validate() const;
+};
+
+// A conv2d or linear node as one matrix product: y = x · weight + bias, with x the im2col
+// matrix (rows = output pixels, K = C·k·k columns) and weight K × O. A linear layer is a 1×1
+// "convolution" of its flattened input.
+struct DenseLayer {
+  int node = 0;
+  std::string name;
+  bool is_conv = false;
+  ConvGeometry geometry;
+  Eigen::MatrixXf weight;
+  Eigen::VectorXf bias;
+  std::int64_t macs_per_image() const {
+    return std::int64_t{geometry.out.h} * geometry.out.w * weight.rows() * weight.cols();
+  }
+};
+
+// Computes y = x · W for one dense layer. The ideal backend is exact float GEMM; the analog chip
+// replaces it with tiled, noisy crossbar MVMs.
+class MatmulBackend {
+ public:
+  MatmulBackend() = default;
+  MatmulBackend(const MatmulBackend&) = delete;
+  MatmulBackend& operator=(const MatmulBackend&) = delete;
+  virtual ~MatmulBackend() = default;
+  virtual void matmul(const DenseLayer& layer, const ConstColMap& x, ColMap& y) const = 0;
+};
+
+class IdealBackend final : public MatmulBackend {
+ public:
+  void matmul(const DenseLayer& layer, const ConstColMap& x, ColMap& y) const override;
+};
+
+// A model compiled for batched execution: fused steps and a buffer plan.
+class Network {
+ public:
+  Network(const Model& model, const InferenceParams& params);
+  ~Network();
+  Network(const Network&) = delete;
+  Network& operator=(const Network&) = delete;
+
+  const std::vector<DenseLayer>& dense_layers() const { return dense_; }
+  const InferenceParams& params() const { return params_; }
+  int num_classes() const { return num_classes_; }
+  std::int64_t macs_per_image() const;
+  Shape input_shape() const { return input_; }
+
+  // Logits (row-major, n × num_classes) of n planar uint8 images (n × C·H·W bytes), computed on
+  // the calling thread in batches of params().batch_images.
+  void forward(const std::uint8_t* pixels, int n, float* logits,
+               const MatmulBackend& backend) const;
+
+  // Same, with the batches spread over TBB worker threads.
+  std::vector<float> infer(const std::uint8_t* pixels, int n, const MatmulBackend& backend) const;
+
+ private:
+  struct Step;
+  struct Workspace;
+  void run_batch(const std::uint8_t* pixels, int n, float* logits, Workspace& ws,
+                 const MatmulBackend& backend) const;
+
+  InferenceParams params_;
+  Shape input_;
+  int num_classes_ = 0;
+  Preprocess preprocess_;
+  std::vector<DenseLayer> dense_;
+  std::vector<Step> steps_;
+  int n_slots_ = 0;
+  int output_slot_ = 0;
+};
+
+}  // namespace aimc::network

@@ -1,0 +1,90 @@
+#pragma once
+
+#include <Random123/philox.h>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <numbers>
+#include <span>
+
+namespace aimc {
+
+// What a stream of random numbers is for. Part of the stream key, so that e.g. the programming
+// error and the read noise of the same tile never share numbers.
+enum class Purpose : std::uint32_t {
+  programming = 1,
+  drift = 2,
+  read_noise = 3,
+  output_noise = 4,
+  dataset_subset = 5,
+  test = 100,
+};
+
+// Identifies one independent random stream. Every random draw in aimc comes from a stream keyed by
+// (master seed, sweep point, chip instance, tile, purpose), so results do not depend on how work is
+// split over MPI ranks or TBB threads, nor on the order in which it is done.
+struct StreamKey {
+  std::uint64_t seed = 0;
+  std::uint64_t sweep_point = 0;
+  std::uint64_t chip = 0;
+  std::uint32_t tile = 0;
+  Purpose purpose = Purpose::test;
+};
+
+// Counter-based stream on Philox4x64-10 (Salmon et al., "Parallel random numbers: as easy as
+// 1, 2, 3", SC'11), as used by Random123. The key holds (seed, purpose|tile); the counter holds
+// (sweep point, chip, block index). Each block of the counter yields four 64-bit words, so the
+// n-th draw of a stream is a pure function of (key, n): a stream can be entered at any offset.
+class RandomStream {
+ public:
+  explicit RandomStream(const StreamKey& key, std::uint64_t first_block = 0)
+      : key_{{key.seed, (static_cast<std::uint64_t>(key.purpose) << 32) | key.tile}},
+        counter_{{key.sweep_point, key.chip, first_block, 0}} {}
+
+  // Uniform in the open interval (0, 1): 53 random mantissa bits, offset by half an ulp, so that
+  // log(u) in Box-Muller is always finite.
+  double uniform() {
+    const std::uint64_t bits = next_word() >> 11;
+    return (static_cast<double>(bits) + 0.5) * 0x1.0p-53;
+  }
+
+  // Standard normal by the Box-Muller transform (Box & Muller 1958); both outputs are used.
+  double normal() {
+    if (has_spare_) {
+      has_spare_ = false;
+      return spare_;
+    }
+    const double r = std::sqrt(-2.0 * std::log(uniform()));
+    const double phi = 2.0 * std::numbers::pi * uniform();
+    spare_ = r * std::sin(phi);
+    has_spare_ = true;
+    return r * std::cos(phi);
+  }
+
+  void fill_normal(std::span<float> out, float mean, float stddev) {
+    for (float& v : out) v = mean + stddev * static_cast<float>(normal());
+  }
+
+ private:
+  using Engine = r123::Philox4x64;
+
+  std::uint64_t next_word() {
+    if (used_ == 4) {
+      block_ = engine_(counter_, key_);
+      ++counter_.v[2];
+      used_ = 0;
+    }
+    return block_.v[used_++];
+  }
+
+  Engine engine_{};
+  Engine::key_type key_;
+  Engine::ctr_type counter_;
+  Engine::ctr_type block_{};
+  unsigned used_ = 4;
+  double spare_ = 0.0;
+  bool has_spare_ = false;
+};
+
+}  // namespace aimc

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# CTest fixture: imports the pretrained CIFAR-10 ResNets with `aimc import`.
+# Usage: import_models.sh AIMC_BIN MODELS_IN_DIR OUT_DIR. Exits 77 (skipped) when the models are
+# absent, unless AIMC_REQUIRE_DATA=1, where that is a failure.
+set -euo pipefail
+aimc=$1 in_dir=$2 out_dir=$3
+mkdir -p "$out_dir"
+for m in resnet20 resnet32 resnet44; do
+  if [[ ! -f "$in_dir/$m.npz" ]]; then
+    if [[ "${AIMC_REQUIRE_DATA:-0}" == 1 ]]; then
+      echo "import_models: error: $in_dir/$m.npz missing (run scripts/fetch_data.sh)" >&2
+      exit 1
+    fi
+    echo "import_models: SKIPPED: $in_dir/$m.npz missing (run scripts/fetch_data.sh)" >&2
+    exit 77
+  fi
+  "$aimc" import "$in_dir/$m.npz" -o "$out_dir/$m.h5"
+done

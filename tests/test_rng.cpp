@@ -1,0 +1,81 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "util/rng.hpp"
+
+namespace {
+
+using aimc::Purpose;
+using aimc::RandomStream;
+using aimc::StreamKey;
+
+TEST(RandomStream, SameKeySameNumbers) {
+  const StreamKey key{42, 3, 7, 11, Purpose::programming};
+  RandomStream a(key);
+  RandomStream b(key);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(a.normal(), b.normal());
+}
+
+TEST(RandomStream, EveryKeyFieldChangesTheStream) {
+  const StreamKey base{42, 3, 7, 11, Purpose::programming};
+  std::vector<StreamKey> variants(5, base);
+  variants[0].seed = 43;
+  variants[1].sweep_point = 4;
+  variants[2].chip = 8;
+  variants[3].tile = 12;
+  variants[4].purpose = Purpose::read_noise;
+  RandomStream ref(base);
+  const double r = ref.uniform();
+  for (const auto& k : variants) {
+    RandomStream s(k);
+    EXPECT_NE(s.uniform(), r);
+  }
+}
+
+TEST(RandomStream, EnteringAtABlockOffsetContinuesTheStream) {
+  const StreamKey key{1, 0, 0, 0, Purpose::test};
+  RandomStream whole(key);
+  for (int i = 0; i < 8; ++i) whole.uniform();  // two blocks of four words
+  RandomStream skipped(key, 2);
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(whole.uniform(), skipped.uniform());
+}
+
+// Moments of 10^6 standard normals. The tolerances are 5 standard errors: the sample mean has
+// standard error 1/sqrt(n), the sample variance sqrt(2/n), the fourth moment sqrt(96/n).
+TEST(RandomStream, NormalMoments) {
+  RandomStream s(StreamKey{2024, 0, 0, 0, Purpose::test});
+  const int n = 1'000'000;
+  double m1 = 0;
+  double m2 = 0;
+  double m4 = 0;
+  for (int i = 0; i < n; ++i) {
+    const double x = s.normal();
+    m1 += x;
+    m2 += x * x;
+    m4 += x * x * x * x;
+  }
+  m1 /= n;
+  m2 /= n;
+  m4 /= n;
+  EXPECT_NEAR(m1, 0.0, 5.0 / std::sqrt(n));
+  EXPECT_NEAR(m2, 1.0, 5.0 * std::sqrt(2.0 / n));
+  EXPECT_NEAR(m4, 3.0, 5.0 * std::sqrt(96.0 / n));
+}
+
+TEST(RandomStream, UniformIsOpenUnitIntervalWithRightMean) {
+  RandomStream s(StreamKey{7, 0, 0, 0, Purpose::test});
+  const int n = 1'000'000;
+  double sum = 0;
+  for (int i = 0; i < n; ++i) {
+    const double u = s.uniform();
+    ASSERT_GT(u, 0.0);
+    ASSERT_LT(u, 1.0);
+    sum += u;
+  }
+  // Var(U) = 1/12; 5 standard errors.
+  EXPECT_NEAR(sum / n, 0.5, 5.0 * std::sqrt(1.0 / 12.0 / n));
+}
+
+}  // namespace
