@@ -35,7 +35,8 @@ class Cifar10File : public ::testing::Test {
     bytes.resize(bytes.size() + extra_bytes, 0);
     const std::string path = (dir_ / name).string();
     std::ofstream(path, std::ios::binary)
-        .write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+        .write(reinterpret_cast<const char*>(bytes.data()),
+               static_cast<std::streamsize>(bytes.size()));
     return path;
   }
 
@@ -102,8 +103,10 @@ TEST(Cifar10Real, TestSetHasAThousandImagesPerClass) {
   const auto set = aimc::io::read_cifar10_file(path);
   ASSERT_EQ(set.size(), 10000);
   std::vector<int> per_class(10, 0);
-  for (auto l : set.labels) ++per_class[l];
-  for (int c = 0; c < 10; ++c) EXPECT_EQ(per_class[c], 1000) << "class " << c;
+  for (auto l : set.labels)
+    ++per_class[l];
+  for (int c = 0; c < 10; ++c)
+    EXPECT_EQ(per_class[c], 1000) << "class " << c;
 }
 
 TEST(Cifar10Real, TrainingSetReadsAcrossFiles) {

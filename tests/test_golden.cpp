@@ -45,7 +45,8 @@ TEST(Golden, Resnet20LogitsOnFirst500Images) {
   int argmax_mismatch = 0;
   for (int i = 0; i < n; ++i) {
     for (int c = 0; c < 10; ++c) {
-      max_abs_diff = std::max(max_abs_diff, std::abs(double{logits[i * 10 + c]} - golden.data[i * 10 + c]));
+      max_abs_diff =
+          std::max(max_abs_diff, std::abs(double{logits[i * 10 + c]} - golden.data[i * 10 + c]));
       max_abs = std::max(max_abs, std::abs(double{golden.data[i * 10 + c]}));
     }
     argmax_mismatch += aimc::experiment::argmax(&logits[i * 10], 10) !=
@@ -70,8 +71,14 @@ void expect_full_test_set(const std::string& name, std::int64_t expected) {
   EXPECT_EQ(correct, expected) << name;
 }
 
-TEST(Golden, Resnet20FullTestSet) { expect_full_test_set("resnet20", 9173); }
-TEST(Golden, Resnet32FullTestSet) { expect_full_test_set("resnet32", 9263); }
-TEST(Golden, Resnet44FullTestSet) { expect_full_test_set("resnet44", 9310); }
+TEST(Golden, Resnet20FullTestSet) {
+  expect_full_test_set("resnet20", 9173);
+}
+TEST(Golden, Resnet32FullTestSet) {
+  expect_full_test_set("resnet32", 9263);
+}
+TEST(Golden, Resnet44FullTestSet) {
+  expect_full_test_set("resnet44", 9310);
+}
 
 }  // namespace

@@ -101,7 +101,8 @@ class Builder {
     t.shape = std::move(shape);
     std::uniform_real_distribution<float> u(lo, hi);
     t.data.resize(t.numel());
-    for (float& v : t.data) v = u(rng_);
+    for (float& v : t.data)
+      v = u(rng_);
     return t;
   }
 
@@ -161,10 +162,12 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
         break;
       }
       case OpType::relu:
-        for (std::size_t j = 0; j < y.size(); ++j) y[j] = std::max(x[j], 0.0);
+        for (std::size_t j = 0; j < y.size(); ++j)
+          y[j] = std::max(x[j], 0.0);
         break;
       case OpType::add:
-        for (std::size_t j = 0; j < y.size(); ++j) y[j] = x[j] + v[n.inputs[1]][j];
+        for (std::size_t j = 0; j < y.size(); ++j)
+          y[j] = x[j] + v[n.inputs[1]][j];
         break;
       case OpType::shortcut_a:
         for (int c = 0; c < xs.c; ++c)
@@ -194,7 +197,8 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
       case OpType::global_avgpool:
         for (int c = 0; c < xs.c; ++c) {
           double sum = 0;
-          for (int p = 0; p < xs.h * xs.w; ++p) sum += x[c * xs.h * xs.w + p];
+          for (int p = 0; p < xs.h * xs.w; ++p)
+            sum += x[c * xs.h * xs.w + p];
           y[c] = sum / (xs.h * xs.w);
         }
         break;
@@ -204,7 +208,8 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
         const auto in_f = static_cast<int>(xs.size());
         for (int o = 0; o < ys.c; ++o) {
           double acc = b[o];
-          for (int f = 0; f < in_f; ++f) acc += w[o * in_f + f] * x[f];
+          for (int f = 0; f < in_f; ++f)
+            acc += w[o * in_f + f] * x[f];
           y[o] = acc;
         }
         break;
@@ -219,7 +224,8 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
 std::vector<std::uint8_t> random_pixels(const Model& m, int n, unsigned seed) {
   std::mt19937 rng(seed);
   std::vector<std::uint8_t> px(static_cast<std::size_t>(m.input.size()) * n);
-  for (auto& p : px) p = static_cast<std::uint8_t>(rng() & 0xff);
+  for (auto& p : px)
+    p = static_cast<std::uint8_t>(rng() & 0xff);
   return px;
 }
 
@@ -239,7 +245,8 @@ void expect_matches_reference(const Model& m) {
     for (int img = 0; img < n; ++img) {
       const auto ref = reference(m, px.data() + img * m.input.size());
       double scale = 1e-3;
-      for (double r : ref) scale = std::max(scale, std::abs(r));
+      for (double r : ref)
+        scale = std::max(scale, std::abs(r));
       for (int c = 0; c < m.num_classes; ++c)
         EXPECT_NEAR(logits[img * m.num_classes + c], ref[c], 2e-5 * scale)
             << "image " << img << " class " << c << " fold " << fold;
@@ -261,16 +268,13 @@ TEST_P(ConvAgainstReference, Matches) {
   expect_matches_reference(b.finish(conv, 4));
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, ConvAgainstReference,
-                         ::testing::Values(ConvCase{3, 1, 1, 8, 8, false},
-                                           ConvCase{3, 2, 1, 8, 8, false},
-                                           ConvCase{3, 2, 1, 9, 7, true},
-                                           ConvCase{1, 1, 0, 5, 6, true},
-                                           ConvCase{1, 2, 0, 7, 7, false},
-                                           ConvCase{5, 1, 2, 6, 9, true},
-                                           ConvCase{5, 3, 2, 11, 10, false},
-                                           ConvCase{3, 1, 0, 6, 6, false},
-                                           ConvCase{3, 1, 2, 4, 5, true}));
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, ConvAgainstReference,
+    ::testing::Values(ConvCase{3, 1, 1, 8, 8, false}, ConvCase{3, 2, 1, 8, 8, false},
+                      ConvCase{3, 2, 1, 9, 7, true}, ConvCase{1, 1, 0, 5, 6, true},
+                      ConvCase{1, 2, 0, 7, 7, false}, ConvCase{5, 1, 2, 6, 9, true},
+                      ConvCase{5, 3, 2, 11, 10, false}, ConvCase{3, 1, 0, 6, 6, false},
+                      ConvCase{3, 1, 2, 4, 5, true}));
 
 TEST(LayersAgainstReference, ConvBatchnormReluFusion) {
   Builder b({3, 8, 8});
@@ -344,7 +348,7 @@ TEST(Network, LogitsDoNotDependOnThreadCount) {
 TEST(Network, MacsPerImageCountsConvAndLinear) {
   Builder b({3, 8, 8});
   const int c = b.conv(0, 4, 3, 2, 1);  // 4×4 output, 4 channels, 27 inputs each
-  const Model m = b.finish(c, 10);       // linear 64 → 10
+  const Model m = b.finish(c, 10);      // linear 64 → 10
   EXPECT_EQ(m.macs_per_image(), 4 * 4 * 4 * 27 + 64 * 10);
   EXPECT_EQ(aimc::network::Network(m, {}).macs_per_image(), m.macs_per_image());
 }

@@ -35,9 +35,12 @@ TEST(MpiEval, SplitOverRanksMatchesOneProcess) {
   // Gather every rank's rows (others are zero in its buffer) with a sum: exact, as x + 0 = x.
   std::vector<float> rows(split_logits.size(), 0.0F);
   const int batches = (images.size() + p.batch_images - 1) / p.batch_images;
-  const int first = std::min(images.size(), batches * g_mpi->rank() / g_mpi->size() * p.batch_images);
-  const int last = std::min(images.size(), batches * (g_mpi->rank() + 1) / g_mpi->size() * p.batch_images);
-  std::copy(split_logits.begin() + first * 10, split_logits.begin() + last * 10, rows.begin() + first * 10);
+  const int first =
+      std::min(images.size(), batches * g_mpi->rank() / g_mpi->size() * p.batch_images);
+  const int last =
+      std::min(images.size(), batches * (g_mpi->rank() + 1) / g_mpi->size() * p.batch_images);
+  std::copy(split_logits.begin() + first * 10, split_logits.begin() + last * 10,
+            rows.begin() + first * 10);
   MPI_Allreduce(MPI_IN_PLACE, rows.data(), static_cast<int>(rows.size()), MPI_FLOAT, MPI_SUM,
                 MPI_COMM_WORLD);
 
@@ -49,7 +52,8 @@ TEST(MpiEval, SplitOverRanksMatchesOneProcess) {
   EXPECT_EQ(r.correct, correct);
   EXPECT_EQ(r.total, images.size());
   std::int64_t per_class = 0;
-  for (auto c : r.correct_per_class) per_class += c;
+  for (auto c : r.correct_per_class)
+    per_class += c;
   EXPECT_EQ(per_class, r.correct);
 }
 

@@ -15,7 +15,8 @@ TEST(RandomStream, SameKeySameNumbers) {
   const StreamKey key{42, 3, 7, 11, Purpose::programming};
   RandomStream a(key);
   RandomStream b(key);
-  for (int i = 0; i < 1000; ++i) ASSERT_EQ(a.normal(), b.normal());
+  for (int i = 0; i < 1000; ++i)
+    ASSERT_EQ(a.normal(), b.normal());
 }
 
 TEST(RandomStream, EveryKeyFieldChangesTheStream) {
@@ -37,9 +38,11 @@ TEST(RandomStream, EveryKeyFieldChangesTheStream) {
 TEST(RandomStream, EnteringAtABlockOffsetContinuesTheStream) {
   const StreamKey key{1, 0, 0, 0, Purpose::test};
   RandomStream whole(key);
-  for (int i = 0; i < 8; ++i) whole.uniform();  // two blocks of four words
+  for (int i = 0; i < 8; ++i)
+    whole.uniform();  // two blocks of four words
   RandomStream skipped(key, 2);
-  for (int i = 0; i < 100; ++i) ASSERT_EQ(whole.uniform(), skipped.uniform());
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(whole.uniform(), skipped.uniform());
 }
 
 // Moments of 10^6 standard normals. The tolerances are 5 standard errors: the sample mean has

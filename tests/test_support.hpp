@@ -17,11 +17,10 @@ bool file_exists(const std::string& path);
 
 // Skips the test loudly when `path` is absent, or fails it when AIMC_REQUIRE_DATA=1 (as in CI,
 // which has the data and so must never skip).
-#define AIMC_REQUIRE_FILE(path)                                                               \
-  do {                                                                                        \
-    if (!::aimc::test::file_exists(path)) {                                                   \
-      if (::aimc::test::require_data()) FAIL() << "required test data missing: " << (path);   \
-      GTEST_SKIP() << "DATA MISSING, test skipped: " << (path)                                \
-                   << " (run scripts/fetch_data.sh)";                                         \
-    }                                                                                         \
+#define AIMC_REQUIRE_FILE(path)                                                                   \
+  do {                                                                                            \
+    if (!::aimc::test::file_exists(path)) {                                                       \
+      if (::aimc::test::require_data()) FAIL() << "required test data missing: " << (path);       \
+      GTEST_SKIP() << "DATA MISSING, test skipped: " << (path) << " (run scripts/fetch_data.sh)"; \
+    }                                                                                             \
   } while (0)

@@ -66,7 +66,8 @@ double pytorch_images_per_s(const std::string& npz, const std::string& data_dir,
   if (pipe == nullptr) return 0.0;
   std::string out;
   char buf[4096];
-  while (std::fgets(buf, sizeof buf, pipe) != nullptr) out += buf;
+  while (std::fgets(buf, sizeof buf, pipe) != nullptr)
+    out += buf;
   const int rc = ::pclose(pipe);
   std::smatch m;
   static const std::regex re(R"re("images_per_s":\s*([0-9.eE+-]+))re");
@@ -87,8 +88,8 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
   int reps = 3;
   network::InferenceParams inference;
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "model", po::value(&model_path)->required(), "aimc model file (.h5)")(
+  opts.add_options()("help,h", "show this help")("model", po::value(&model_path)->required(),
+                                                 "aimc model file (.h5)")(
       "torch-model", po::value(&torch_model),
       "the same model as .npz: also time PyTorch (needs Debian's python3-torch)")(
       "data", po::value(&data_dir), "CIFAR-10 directory (default as for eval)")(
@@ -96,7 +97,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
       "reps", po::value(&reps)->default_value(reps), "passes; the best one counts")(
       "batch", po::value(&inference.batch_images)->default_value(inference.batch_images),
       "images per TBB task")("json", po::bool_switch()->default_value(false),
-                              "print one JSON object");
+                             "print one JSON object");
   po::variables_map vm;
   if (!parse_args("bench", "--model M.h5 [--torch-model M.npz] [--images N] [--json]", args, opts,
                   {}, vm, mpi.is_root()))
@@ -138,11 +139,11 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
       j.add("pytorch_images_per_s_" + t, torch_ips).add("aimc_over_pytorch_" + t, ips / torch_ips);
     }
     if (!vm["json"].as<bool>()) {
-      std::printf("%-8d %-10s %12.1f %10.1f %9.0f%% %12s %14s\n", threads, "aimc ideal", ips,
-                  gflops, 100.0 * gflops / peak,
-                  torch_ips > 0 ? std::to_string(static_cast<int>(torch_ips)).c_str() : "-",
-                  torch_ips > 0 ? (std::to_string(ips / torch_ips).substr(0, 4) + "x").c_str()
-                                : "-");
+      std::printf(
+          "%-8d %-10s %12.1f %10.1f %9.0f%% %12s %14s\n", threads, "aimc ideal", ips, gflops,
+          100.0 * gflops / peak,
+          torch_ips > 0 ? std::to_string(static_cast<int>(torch_ips)).c_str() : "-",
+          torch_ips > 0 ? (std::to_string(ips / torch_ips).substr(0, 4) + "x").c_str() : "-");
       if (!note.empty()) std::printf("  (PyTorch did not run: %s)\n", note.c_str());
     }
   }

@@ -23,8 +23,8 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
   int threads = 0;
   network::InferenceParams inference;
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "model", po::value(&model_path)->required(), "aimc model file (.h5, from 'aimc import')")(
+  opts.add_options()("help,h", "show this help")("model", po::value(&model_path)->required(),
+                                                 "aimc model file (.h5, from 'aimc import')")(
       "data", po::value(&data_dir),
       "CIFAR-10 binary directory (default: $AIMC_DATA/cifar-10, else data/cifar-10)")(
       "split", po::value(&split)->default_value("test"), "test (10,000 images) or train (50,000)")(
@@ -34,16 +34,18 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
       "threads", po::value(&threads)->default_value(0), "TBB threads per rank (0: all cores)")(
       "batch", po::value(&inference.batch_images)->default_value(inference.batch_images),
       "images per TBB task")("json", po::bool_switch()->default_value(false),
-                              "print one JSON object instead of text");
+                             "print one JSON object instead of text");
   po::variables_map vm;
-  if (!parse_args("eval", "--model M.h5 --ideal [--data DIR] [--images N] [--json]", args, opts,
-                  {}, vm, mpi.is_root()))
+  if (!parse_args("eval", "--model M.h5 --ideal [--data DIR] [--images N] [--json]", args, opts, {},
+                  vm, mpi.is_root()))
     return 0;
   if (!vm["ideal"].as<bool>())
     throw Error("aimc eval: --ideal is required (chip simulation is not part of this version)");
-  if (threads < 0) throw Error("aimc eval: --threads " + std::to_string(threads) + ", expected ≥ 0");
+  if (threads < 0)
+    throw Error("aimc eval: --threads " + std::to_string(threads) + ", expected ≥ 0");
   if (images == 0 || images < -1)
-    throw Error("aimc eval: --images " + std::to_string(images) + ", expected a positive count or -1");
+    throw Error("aimc eval: --images " + std::to_string(images) +
+                ", expected a positive count or -1");
   if (split != "test" && split != "train")
     throw Error("aimc eval: --split '" + split + "', expected test or train");
   inference.validate();
@@ -93,8 +95,8 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
                 static_cast<long long>(r.total), mpi.size(), used_threads);
     std::printf("accuracy  %.2f %% top-1 (%lld / %lld correct)\n", 100.0 * r.accuracy(),
                 static_cast<long long>(r.correct), static_cast<long long>(r.total));
-    std::printf("speed     %.1f images/s, %.1f GFLOP/s (conv + linear), %.2f s\n",
-                r.images_per_s(), gflops, r.seconds);
+    std::printf("speed     %.1f images/s, %.1f GFLOP/s (conv + linear), %.2f s\n", r.images_per_s(),
+                gflops, r.seconds);
   }
   return 0;
 }

@@ -23,7 +23,8 @@ int cmd_import(const std::vector<std::string>& args, const experiment::MpiSessio
   std::vector<std::string> argv_s{python, script};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
+  for (auto& a : argv_s)
+    argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
   const int rc = ::posix_spawn(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ);
@@ -32,7 +33,8 @@ int cmd_import(const std::vector<std::string>& args, const experiment::MpiSessio
                 " (install python3-numpy and python3-h5py, or set AIMC_PYTHON)");
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw Error("aimc import: waitpid failed: " + std::string(std::strerror(errno)));
+    if (errno != EINTR)
+      throw Error("aimc import: waitpid failed: " + std::string(std::strerror(errno)));
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

@@ -45,7 +45,8 @@ int main(int argc, char** argv) {
     if (command == "eval") return aimc::cli::cmd_eval(args, mpi);
     if (command == "import") return aimc::cli::cmd_import(args, mpi);
     if (command == "bench") return aimc::cli::cmd_bench(args, mpi);
-    throw aimc::Error("unknown command '" + command + "', expected one of: eval, import, bench "
+    throw aimc::Error("unknown command '" + command +
+                      "', expected one of: eval, import, bench "
                       "(see 'aimc --help')");
   } catch (const aimc::Error& e) {
     // Every rank reads the same inputs and fails the same way; one line is enough.

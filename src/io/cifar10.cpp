@@ -18,7 +18,8 @@ network::ImageSet read_cifar10_file(const std::string& path, int max_images) {
   in.seekg(0, std::ios::end);
   const auto size = static_cast<std::int64_t>(in.tellg());
   in.seekg(0);
-  constexpr std::int64_t expected = std::int64_t{Cifar10Format::k_records_per_file} * Cifar10Format::k_record_bytes;
+  constexpr std::int64_t expected =
+      std::int64_t{Cifar10Format::k_records_per_file} * Cifar10Format::k_record_bytes;
   if (size < expected)
     throw Error(path + ": truncated: " + std::to_string(size) + " bytes, expected " +
                 std::to_string(expected) + " (10000 records of 3073 bytes)");
@@ -38,13 +39,14 @@ network::ImageSet read_cifar10_file(const std::string& path, int max_images) {
   out.labels.resize(count);
   out.pixels.resize(static_cast<std::size_t>(count) * Cifar10Format::k_image_bytes);
   for (int i = 0; i < count; ++i) {
-    const std::uint8_t* rec = raw.data() + static_cast<std::size_t>(i) * Cifar10Format::k_record_bytes;
+    const std::uint8_t* rec =
+        raw.data() + static_cast<std::size_t>(i) * Cifar10Format::k_record_bytes;
     if (rec[0] >= Cifar10Format::k_classes)
       throw Error(path + ": record " + std::to_string(i) + " has label " + std::to_string(rec[0]) +
                   ", expected 0-9");
     out.labels[i] = rec[0];
-    std::memcpy(out.pixels.data() + static_cast<std::size_t>(i) * Cifar10Format::k_image_bytes, rec + 1,
-                Cifar10Format::k_image_bytes);
+    std::memcpy(out.pixels.data() + static_cast<std::size_t>(i) * Cifar10Format::k_image_bytes,
+                rec + 1, Cifar10Format::k_image_bytes);
   }
   return out;
 }
@@ -58,7 +60,8 @@ network::ImageSet read_cifar10_train(const std::string& dir, int max_images) {
   for (int b = 1; b <= 5; ++b) {
     const int left = max_images < 0 ? -1 : max_images - all.size();
     if (left == 0) break;
-    network::ImageSet part = read_cifar10_file(dir + "/data_batch_" + std::to_string(b) + ".bin", left);
+    network::ImageSet part =
+        read_cifar10_file(dir + "/data_batch_" + std::to_string(b) + ".bin", left);
     all.shape = part.shape;
     all.classes = part.classes;
     all.labels.insert(all.labels.end(), part.labels.begin(), part.labels.end());

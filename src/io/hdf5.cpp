@@ -22,7 +22,9 @@ Handle::~Handle() {
   if (valid() && closer_ != nullptr) closer_(id_);
 }
 
-void silence_errors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+void silence_errors() {
+  H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
 
 Handle open_read(const std::string& path) {
   silence_errors();
@@ -76,8 +78,7 @@ std::vector<T> read_numeric(hid_t obj, const std::string& name, const std::strin
 
 }  // namespace
 
-std::string read_string_attribute(hid_t obj, const std::string& name,
-                                  const std::string& context) {
+std::string read_string_attribute(hid_t obj, const std::string& name, const std::string& context) {
   Handle a = open_attribute(obj, name, context);
   Handle type(H5Aget_type(a.get()), H5Tclose);
   if (H5Tget_class(type.get()) != H5T_STRING)

@@ -14,7 +14,9 @@ class JsonObject {
   JsonObject& add(const std::string& key, const std::string& value) {
     return raw(key, quote(value));
   }
-  JsonObject& add(const std::string& key, const char* value) { return add(key, std::string(value)); }
+  JsonObject& add(const std::string& key, const char* value) {
+    return add(key, std::string(value));
+  }
   JsonObject& add(const std::string& key, std::int64_t value) {
     return raw(key, std::to_string(value));
   }

@@ -19,8 +19,7 @@ std::int64_t scalar_int(hid_t obj, const std::string& name, const std::string& c
 int small_int(hid_t obj, const std::string& name, const std::string& context) {
   const std::int64_t v = scalar_int(obj, name, context);
   if (v < -(1 << 20) || v > (1 << 20))
-    throw Error(context + ": attribute '" + name + "' = " + std::to_string(v) +
-                " is out of range");
+    throw Error(context + ": attribute '" + name + "' = " + std::to_string(v) + " is out of range");
   return static_cast<int>(v);
 }
 
@@ -44,7 +43,8 @@ network::Node read_node(hid_t nodes, const std::string& key, const std::string& 
                 "', expected one of: input, conv2d, batchnorm, relu, add, shortcut_a, maxpool, "
                 "avgpool, global_avgpool, linear");
   for (std::int64_t in : h5::read_int_attribute(g.get(), "inputs", at)) {
-    if (in < 0 || in > (1 << 24)) throw Error(at + ": input index " + std::to_string(in) + " is out of range");
+    if (in < 0 || in > (1 << 24))
+      throw Error(at + ": input index " + std::to_string(in) + " is out of range");
     n.inputs.push_back(static_cast<int>(in));
   }
   switch (n.op) {
@@ -117,7 +117,8 @@ network::Model read_model(const std::string& path) {
   for (const std::string& key : h5::list_members(nodes.get(), path + ": /nodes")) {
     const int index = parse_index(key);
     if (index < 0)
-      throw Error(path + ": /nodes/" + key + ": expected node groups named by index (0000, 0001, ...)");
+      throw Error(path + ": /nodes/" + key +
+                  ": expected node groups named by index (0000, 0001, ...)");
     keys.emplace_back(index, key);
   }
   std::sort(keys.begin(), keys.end());

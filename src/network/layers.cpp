@@ -3,51 +3,180 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <vector>
+
+#include "network/gemm.hpp"
 
 namespace aimc::network {
 
 namespace {
-int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-int ceil_div(int a, int b) { return -floor_div(-a, b); }
+int floor_div(int a, int b) {
+  return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+int ceil_div(int a, int b) {
+  return -floor_div(-a, b);
+}
 }  // namespace
 
-void im2col(const float* x, int n, const ConvGeometry& g, int img_begin, int img_end, float* cols,
-            std::int64_t ld) {
+namespace {
+
+// Copies a run of `len` consecutive rows of column `col`, starting at row r, into the strip
+// layout, splitting it where it crosses a strip boundary.
+void put_run(float* packed, int k, std::int64_t r, int col, const float* src, int len) {
+  while (len > 0) {
+    const std::int64_t strip = r / k_strip_rows;
+    const int off = static_cast<int>(r % k_strip_rows);
+    const int n = std::min(len, k_strip_rows - off);
+    float* dst = packed + (strip * k + col) * k_strip_rows + off;
+    // An inline loop, not memcpy: runs are at most 16 floats, too short for a library call.
+    for (int t = 0; t < n; ++t)
+      dst[t] = src[t];
+    r += n;
+    src += n;
+    len -= n;
+  }
+}
+
+void zero_padding_rows(float* packed, std::int64_t rows, int k) {
+  const std::int64_t total = packed_size(rows, k) / k;
+  if (total == rows) return;
+  const std::int64_t strip = rows / k_strip_rows;
+  const int off = static_cast<int>(rows % k_strip_rows);
+  for (int col = 0; col < k; ++col)
+    std::fill_n(packed + (strip * k + col) * k_strip_rows + off, k_strip_rows - off, 0.0F);
+}
+
+}  // namespace
+
+std::int64_t packed_size(std::int64_t rows, int k) {
+  return (rows + k_strip_rows - 1) / k_strip_rows * k_strip_rows * k;
+}
+
+StripRows packed_strips(const float* packed, std::int64_t rows, int k,
+                        std::vector<std::int64_t>& offsets) {
+  offsets.resize(k);
+  for (int i = 0; i < k; ++i)
+    offsets[i] = std::int64_t{i} * k_strip_rows;
+  StripRows x;
+  x.k = k;
+  x.rows = rows;
+  x.k_offset = offsets.data();
+  x.half.resize(2 * x.strips());
+  for (std::int64_t s = 0; s < x.strips(); ++s) {
+    x.half[2 * s] = packed + s * k * k_strip_rows;
+    x.half[2 * s + 1] = x.half[2 * s] + k_half_rows;
+  }
+  return x;
+}
+
+bool direct_conv_applies(const ConvGeometry& g) {
+  return g.stride == 1 && g.out.w % k_half_rows == 0;
+}
+
+void pad_planes(const float* x, int n, Shape s, int pad, float* padded) {
+  const int hp = s.h + 2 * pad;
+  const int wp = s.w + 2 * pad;
+  for (std::int64_t plane = 0; plane < std::int64_t{s.c} * n; ++plane) {
+    const float* src = x + plane * s.h * s.w;
+    float* dst = padded + plane * hp * wp;
+    std::fill(dst, dst + std::int64_t{pad} * wp, 0.0F);
+    for (int i = 0; i < s.h; ++i) {
+      float* row = dst + std::int64_t{i + pad} * wp;
+      std::fill(row, row + pad, 0.0F);
+      std::copy(src + std::int64_t{i} * s.w, src + std::int64_t{i + 1} * s.w, row + pad);
+      std::fill(row + pad + s.w, row + wp, 0.0F);
+    }
+    std::fill(dst + std::int64_t{s.h + pad} * wp, dst + std::int64_t{hp} * wp, 0.0F);
+  }
+}
+
+std::vector<std::int64_t> direct_offsets(int n, const ConvGeometry& g) {
+  const std::int64_t wp = g.in.w + 2 * g.padding;
+  const std::int64_t plane = (g.in.h + 2 * g.padding) * wp;
+  std::vector<std::int64_t> offsets;
+  for (int c = 0; c < g.in.c; ++c)
+    for (int ky = 0; ky < g.kernel; ++ky)
+      for (int kx = 0; kx < g.kernel; ++kx)
+        offsets.push_back(c * n * plane + ky * wp + kx);
+  return offsets;
+}
+
+StripRows direct_strips(const float* padded, const ConvGeometry& g, std::int64_t r_begin,
+                        std::int64_t r_end, const std::vector<std::int64_t>& offsets) {
+  const std::int64_t wp = g.in.w + 2 * g.padding;
+  const std::int64_t plane = (g.in.h + 2 * g.padding) * wp;
+  const std::int64_t out_plane = std::int64_t{g.out.h} * g.out.w;
+  StripRows x;
+  x.k = g.patch_size();
+  x.rows = r_end - r_begin;
+  x.k_offset = offsets.data();
+  x.half.resize(2 * x.strips());
+  for (std::size_t h = 0; h < x.half.size(); ++h) {
+    // A half past the last row is never stored; point it at the last valid half all the same.
+    const std::int64_t r = std::min(r_begin + static_cast<std::int64_t>(h) * k_half_rows,
+                                    (r_end - 1) / k_half_rows * k_half_rows);
+    const std::int64_t img = r / out_plane;
+    const std::int64_t i = r % out_plane / g.out.w;
+    const std::int64_t j = r % g.out.w;
+    x.half[h] = padded + img * plane + i * wp + j;
+  }
+  return x;
+}
+
+void im2col_packed(const float* x, int n, const ConvGeometry& g, int img_begin, int img_end,
+                   float* packed) {
   const int k = g.kernel;
   const int s = g.stride;
   const int p = g.padding;
+  const int cols = g.patch_size();
   const std::int64_t in_plane = std::int64_t{g.in.h} * g.in.w;
   const std::int64_t out_plane = std::int64_t{g.out.h} * g.out.w;
+  std::vector<float> line(static_cast<std::size_t>(g.out.w));
   for (int c = 0; c < g.in.c; ++c) {
     for (int ky = 0; ky < k; ++ky) {
       for (int kx = 0; kx < k; ++kx) {
-        float* col = cols + ld * ((std::int64_t{c} * k + ky) * k + kx);
+        const int col = (c * k + ky) * k + kx;
         // Output columns j whose input column s·j + kx - p lies inside [0, W): a contiguous range,
         // so the inner loop has no branches.
         const int j_lo = std::clamp(ceil_div(p - kx, s), 0, g.out.w);
         const int j_hi = std::clamp(floor_div(g.in.w - 1 + p - kx, s) + 1, j_lo, g.out.w);
         for (int img = img_begin; img < img_end; ++img) {
           const float* plane = x + (std::int64_t{c} * n + img) * in_plane;
-          float* dst = col + (img - img_begin) * out_plane;
-          for (int i = 0; i < g.out.h; ++i, dst += g.out.w) {
+          std::int64_t r = (img - img_begin) * out_plane;
+          for (int i = 0; i < g.out.h; ++i, r += g.out.w) {
             const int iy = s * i + ky - p;
-            if (iy < 0 || iy >= g.in.h) {
-              std::fill(dst, dst + g.out.w, 0.0F);
-              continue;
-            }
-            const std::int64_t base = std::int64_t{iy} * g.in.w + kx - p;
-            std::fill(dst, dst + j_lo, 0.0F);
-            if (s == 1) {
-              std::memcpy(dst + j_lo, plane + base + j_lo, sizeof(float) * (j_hi - j_lo));
+            if (iy >= 0 && iy < g.in.h) {
+              const float* src = plane + std::int64_t{iy} * g.in.w;
+              const int off = kx - p;
+              std::fill(line.begin(), line.begin() + j_lo, 0.0F);
+              if (s == 1) {
+                for (int j = j_lo; j < j_hi; ++j)
+                  line[j] = src[j + off];
+              } else {
+                for (int j = j_lo; j < j_hi; ++j)
+                  line[j] = src[s * j + off];
+              }
+              std::fill(line.begin() + j_hi, line.end(), 0.0F);
             } else {
-              for (int j = j_lo; j < j_hi; ++j) dst[j] = plane[base + std::int64_t{s} * j];
+              std::fill(line.begin(), line.end(), 0.0F);
             }
-            std::fill(dst + j_hi, dst + g.out.w, 0.0F);
+            put_run(packed, cols, r, col, line.data(), g.out.w);
           }
         }
       }
     }
   }
+  zero_padding_rows(packed, (img_end - img_begin) * out_plane, cols);
+}
+
+void pack_colmajor(const float* x, std::int64_t rows, int k, std::int64_t ld, float* packed) {
+  for (int col = 0; col < k; ++col) {
+    for (std::int64_t r0 = 0; r0 < rows; r0 += k_strip_rows) {
+      const int len = static_cast<int>(std::min<std::int64_t>(k_strip_rows, rows - r0));
+      put_run(packed, k, r0, col, x + col * ld + r0, len);
+    }
+  }
+  zero_padding_rows(packed, rows, k);
 }
 
 void bias_relu(float* y, std::int64_t rows, int out_c, std::int64_t ld, const float* bias,
@@ -56,9 +185,11 @@ void bias_relu(float* y, std::int64_t rows, int out_c, std::int64_t ld, const fl
     float* col = y + o * ld;
     const float b = bias != nullptr ? bias[o] : 0.0F;
     if (relu) {
-      for (std::int64_t r = 0; r < rows; ++r) col[r] = std::max(col[r] + b, 0.0F);
+      for (std::int64_t r = 0; r < rows; ++r)
+        col[r] = std::max(col[r] + b, 0.0F);
     } else if (b != 0.0F) {
-      for (std::int64_t r = 0; r < rows; ++r) col[r] += b;
+      for (std::int64_t r = 0; r < rows; ++r)
+        col[r] += b;
     }
   }
 }
@@ -77,14 +208,17 @@ void channel_affine(const float* x, int n, Shape s, const float* scale, const fl
 }
 
 void relu_inplace(float* x, std::int64_t count) {
-  for (std::int64_t i = 0; i < count; ++i) x[i] = std::max(x[i], 0.0F);
+  for (std::int64_t i = 0; i < count; ++i)
+    x[i] = std::max(x[i], 0.0F);
 }
 
 void add(const float* a, const float* b, std::int64_t count, bool relu, float* y) {
   if (relu) {
-    for (std::int64_t i = 0; i < count; ++i) y[i] = std::max(a[i] + b[i], 0.0F);
+    for (std::int64_t i = 0; i < count; ++i)
+      y[i] = std::max(a[i] + b[i], 0.0F);
   } else {
-    for (std::int64_t i = 0; i < count; ++i) y[i] = a[i] + b[i];
+    for (std::int64_t i = 0; i < count; ++i)
+      y[i] = a[i] + b[i];
   }
 }
 
@@ -107,8 +241,8 @@ namespace {
 
 // Shared loop of max and average pooling; `reduce` folds a window into one value.
 template <typename Init, typename Step, typename Finish>
-void pool(const float* x, int n, Shape in, int kernel, int stride, int padding, Shape out,
-          float* y, Init init, Step step, Finish finish) {
+void pool(const float* x, int n, Shape in, int kernel, int stride, int padding, Shape out, float* y,
+          Init init, Step step, Finish finish) {
   const std::int64_t in_plane = std::int64_t{in.h} * in.w;
   const std::int64_t out_plane = std::int64_t{out.h} * out.w;
   for (std::int64_t plane = 0; plane < std::int64_t{in.c} * n; ++plane) {
@@ -156,7 +290,8 @@ void global_avg_pool(const float* x, int n, Shape in, float* y) {
   for (std::int64_t p = 0; p < std::int64_t{in.c} * n; ++p) {
     const float* src = x + p * plane;
     float acc = 0.0F;
-    for (std::int64_t i = 0; i < plane; ++i) acc += src[i];
+    for (std::int64_t i = 0; i < plane; ++i)
+      acc += src[i];
     y[p] = acc * inv;
   }
 }

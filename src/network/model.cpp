@@ -37,7 +37,8 @@ const OpInfo& info(OpType op) {
 std::string shape_str(const std::vector<std::int64_t>& s) {
   std::ostringstream os;
   os << '[';
-  for (std::size_t i = 0; i < s.size(); ++i) os << (i ? ", " : "") << s[i];
+  for (std::size_t i = 0; i < s.size(); ++i)
+    os << (i ? ", " : "") << s[i];
   os << ']';
   return os.str();
 }
@@ -75,7 +76,8 @@ void require_tensor(const std::string& at, const Node& n, const std::string& ten
 void require_only(const std::string& at, const Node& n, std::initializer_list<const char*> names) {
   for (const auto& [key, t] : n.tensors) {
     bool known = false;
-    for (const char* name : names) known = known || key == name;
+    for (const char* name : names)
+      known = known || key == name;
     if (!known) throw Error(at + ": unexpected tensor '" + key + "'");
   }
 }
@@ -86,7 +88,9 @@ int pooled(int in, int kernel, int stride, int padding) {
 
 }  // namespace
 
-const char* op_name(OpType op) { return info(op).name; }
+const char* op_name(OpType op) {
+  return info(op).name;
+}
 
 bool op_from_name(const std::string& name, OpType& op) {
   for (const auto& i : k_ops) {
@@ -100,7 +104,8 @@ bool op_from_name(const std::string& name, OpType& op) {
 
 std::int64_t Tensor::numel() const {
   std::int64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape)
+    n *= d;
   return n;
 }
 
@@ -200,8 +205,9 @@ void Model::validate(const std::string& source) {
       case OpType::avgpool:
         require_only(at, n, {});
         if (n.kernel <= 0 || n.stride <= 0 || n.padding < 0 || 2 * n.padding > n.kernel)
-          throw Error(at + ": attributes kernel/stride/padding must be positive/positive/at most "
-                           "half the kernel");
+          throw Error(at +
+                      ": attributes kernel/stride/padding must be positive/positive/at most "
+                      "half the kernel");
         n.out_shape = {x.c, pooled(x.h, n.kernel, n.stride, n.padding),
                        pooled(x.w, n.kernel, n.stride, n.padding)};
         break;
@@ -229,8 +235,8 @@ void Model::validate(const std::string& source) {
   const Shape out = nodes.back().out_shape;
   if (out.size() != num_classes)
     throw Error(source + ": the last node '" + nodes.back().name + "' gives " +
-                std::to_string(out.size()) + " outputs, expected num_classes = " +
-                std::to_string(num_classes));
+                std::to_string(out.size()) +
+                " outputs, expected num_classes = " + std::to_string(num_classes));
 }
 
 std::int64_t Model::macs_per_image() const {
@@ -247,7 +253,8 @@ std::int64_t Model::macs_per_image() const {
 std::int64_t Model::parameter_count() const {
   std::int64_t count = 0;
   for (const Node& n : nodes)
-    for (const auto& [key, t] : n.tensors) count += t.numel();
+    for (const auto& [key, t] : n.tensors)
+      count += t.numel();
   return count;
 }
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "network/gemm.hpp"
 #include "util/error.hpp"
 
 namespace aimc::network {
@@ -20,8 +21,9 @@ void InferenceParams::validate() const {
                 ", expected a positive integer");
 }
 
-void IdealBackend::matmul(const DenseLayer& layer, const ConstColMap& x, ColMap& y) const {
-  y.noalias() = x * layer.weight;
+void IdealBackend::matmul(const DenseLayer& layer, const StripRows& x, float* y,
+                          std::int64_t ld_y) const {
+  gemm_strips(x, layer.weight.data(), static_cast<int>(layer.weight.cols()), y, ld_y);
 }
 
 struct Network::Step {
@@ -43,7 +45,9 @@ struct Network::Step {
 
 struct Network::Workspace {
   std::vector<std::vector<float>> slots;
-  std::vector<float> cols;
+  std::vector<float> cols;    // packed im2col rows, or the zero-padded input of a direct conv
+  std::vector<float> gather;  // linear input flattened per image
+  std::vector<std::int64_t> offsets;
 };
 
 Network::~Network() = default;
@@ -60,7 +64,8 @@ Network::Network(const Model& model, const InferenceParams& params)
 
   std::vector<int> consumers(nodes.size(), 0);
   for (const Node& n : nodes)
-    for (int in : n.inputs) ++consumers[in];
+    for (int in : n.inputs)
+      ++consumers[in];
 
   // value_of[i]: the step whose output holds node i's value (fusion makes several nodes share one).
   std::vector<int> value_of(nodes.size(), -1);
@@ -74,7 +79,8 @@ Network::Network(const Model& model, const InferenceParams& params)
     Step s;
     s.op = n.op;
     s.out = n.out_shape;
-    for (int in : n.inputs) s.inputs.push_back(value_of[in]);
+    for (int in : n.inputs)
+      s.inputs.push_back(value_of[in]);
     if (!n.inputs.empty()) s.in = nodes[n.inputs[0]].out_shape;
     s.kernel = n.kernel;
     s.stride = n.stride;
@@ -95,8 +101,9 @@ Network::Network(const Model& model, const InferenceParams& params)
         d.node = static_cast<int>(i);
         d.name = n.name;
         d.is_conv = n.op == OpType::conv2d;
-        d.geometry = d.is_conv ? ConvGeometry{s.in, s.out, n.kernel, n.stride, n.padding}
-                               : ConvGeometry{{static_cast<int>(s.in.size()), 1, 1}, s.out, 1, 1, 0};
+        d.geometry = d.is_conv
+                         ? ConvGeometry{s.in, s.out, n.kernel, n.stride, n.padding}
+                         : ConvGeometry{{static_cast<int>(s.in.size()), 1, 1}, s.out, 1, 1, 0};
         // PyTorch stores O × K row-major; the crossbar orientation is K × O.
         d.weight = Eigen::Map<const MatrixRM>(w.data.data(), out_c, k_in).transpose();
         const Tensor* b = n.find("bias");
@@ -115,7 +122,8 @@ Network::Network(const Model& model, const InferenceParams& params)
         std::vector<float> scale(g.size());
         std::vector<float> shift(g.size());
         for (std::size_t c = 0; c < g.size(); ++c) {
-          scale[c] = static_cast<float>(static_cast<double>(g[c]) / std::sqrt(static_cast<double>(var[c]) + n.eps));
+          scale[c] = static_cast<float>(static_cast<double>(g[c]) /
+                                        std::sqrt(static_cast<double>(var[c]) + n.eps));
           shift[c] = beta[c] - mean[c] * scale[c];
         }
         const int in = n.inputs[0];
@@ -162,11 +170,13 @@ Network::Network(const Model& model, const InferenceParams& params)
   const int output_value = value_of[nodes.size() - 1];
   std::vector<int> last_use(steps_.size(), -1);
   for (std::size_t t = 0; t < steps_.size(); ++t)
-    for (int v : steps_[t].inputs) last_use[v] = static_cast<int>(t);
+    for (int v : steps_[t].inputs)
+      last_use[v] = static_cast<int>(t);
   std::vector<int> free_slots;
   for (std::size_t t = 0; t < steps_.size(); ++t) {
     Step& s = steps_[t];
-    for (int v : s.inputs) s.in_slots.push_back(steps_[v].out_slot);
+    for (int v : s.inputs)
+      s.in_slots.push_back(steps_[v].out_slot);
     if (free_slots.empty()) {
       s.out_slot = n_slots_++;
     } else {
@@ -185,7 +195,8 @@ Network::Network(const Model& model, const InferenceParams& params)
 
 std::int64_t Network::macs_per_image() const {
   std::int64_t macs = 0;
-  for (const auto& d : dense_) macs += d.macs_per_image();
+  for (const auto& d : dense_)
+    macs += d.macs_per_image();
   return macs;
 }
 
@@ -212,37 +223,62 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
         const auto& g = d.geometry;
         const std::int64_t plane = std::int64_t{g.out.h} * g.out.w;
         const std::int64_t rows_total = plane * n;
-        const auto k_in = d.weight.rows();
-        const auto out_c = d.weight.cols();
-        if (s.op == OpType::linear && (s.in.h != 1 || s.in.w != 1)) {
-          // Gather the [c][n][hw] layout into rows of C·H·W features per image.
-          const std::int64_t hw = std::int64_t{s.in.h} * s.in.w;
-          if (static_cast<std::int64_t>(ws.cols.size()) < n * k_in) ws.cols.resize(n * k_in);
-          for (int c = 0; c < s.in.c; ++c)
-            for (int img = 0; img < n; ++img)
-              for (std::int64_t p = 0; p < hw; ++p)
-                ws.cols[(c * hw + p) * n + img] = x[(std::int64_t{c} * n + img) * hw + p];
-          x = ws.cols.data();
-        }
+        const auto k_in = static_cast<int>(d.weight.rows());
+        const auto out_c = static_cast<int>(d.weight.cols());
+        auto scratch = [&](std::int64_t size) {
+          if (static_cast<std::int64_t>(ws.cols.size()) < size) ws.cols.resize(size);
+          return ws.cols.data();
+        };
         if (s.op == OpType::linear) {
-          const ConstColMap xm(x, n, k_in, Eigen::OuterStride<>(n));
-          ColMap ym(y, n, out_c, Eigen::OuterStride<>(n));
-          backend.matmul(d, xm, ym);
-          bias_relu(y, n, static_cast<int>(out_c), n, d.bias.data(), s.relu);
+          const std::int64_t hw = std::int64_t{s.in.h} * s.in.w;
+          if (hw != 1) {
+            // Flatten the [c][n][hw] layout into an n × (C·H·W) column-major matrix.
+            ws.gather.resize(static_cast<std::size_t>(n) * k_in);
+            for (int c = 0; c < s.in.c; ++c)
+              for (int img = 0; img < n; ++img)
+                for (std::int64_t p = 0; p < hw; ++p)
+                  ws.gather[(c * hw + p) * n + img] = x[(std::int64_t{c} * n + img) * hw + p];
+            x = ws.gather.data();
+          }
+          float* packed = scratch(packed_size(n, k_in));
+          pack_colmajor(x, n, k_in, n, packed);
+          backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n);
+          bias_relu(y, n, out_c, n, d.bias.data(), s.relu);
           break;
         }
-        const int chunk =
-            static_cast<int>(std::clamp<std::int64_t>(params_.gemm_rows / plane, 1, n));
-        if (static_cast<std::int64_t>(ws.cols.size()) < chunk * plane * k_in)
-          ws.cols.resize(chunk * plane * k_in);
-        for (int img0 = 0; img0 < n; img0 += chunk) {
-          const int img1 = std::min(n, img0 + chunk);
+        const std::int64_t chunk =
+            std::max<std::int64_t>(k_strip_rows, params_.gemm_rows / k_strip_rows * k_strip_rows);
+        const bool direct = direct_conv_applies(g);
+        const float* padded = nullptr;
+        if (direct) {
+          const std::int64_t hp = g.in.h + 2 * g.padding;
+          const std::int64_t wp = g.in.w + 2 * g.padding;
+          // One padded row of slack: the last half-strip may read up to 7 floats past a plane.
+          float* buf = scratch(std::int64_t{g.in.c} * n * hp * wp + wp);
+          pad_planes(x, n, g.in, g.padding, buf);
+          std::fill(buf + std::int64_t{g.in.c} * n * hp * wp,
+                    buf + std::int64_t{g.in.c} * n * hp * wp + wp, 0.0F);
+          padded = buf;
+          ws.offsets = direct_offsets(n, g);
+        }
+        if (direct) {
+          for (std::int64_t r0 = 0; r0 < rows_total; r0 += chunk) {
+            const std::int64_t r1 = std::min(rows_total, r0 + chunk);
+            backend.matmul(d, direct_strips(padded, g, r0, r1, ws.offsets), y + r0, rows_total);
+            bias_relu(y + r0, r1 - r0, out_c, rows_total, d.bias.data(), s.relu);
+          }
+          break;
+        }
+        // im2col works on whole images.
+        const int images = static_cast<int>(std::clamp<std::int64_t>(chunk / plane, 1, n));
+        for (int img0 = 0; img0 < n; img0 += images) {
+          const int img1 = std::min(n, img0 + images);
           const std::int64_t rows = (img1 - img0) * plane;
-          im2col(x, n, g, img0, img1, ws.cols.data(), rows);
-          const ConstColMap xm(ws.cols.data(), rows, k_in, Eigen::OuterStride<>(rows));
-          ColMap ym(y + img0 * plane, rows, out_c, Eigen::OuterStride<>(rows_total));
-          backend.matmul(d, xm, ym);
-          bias_relu(ym.data(), rows, static_cast<int>(out_c), rows_total, d.bias.data(), s.relu);
+          float* packed = scratch(packed_size(rows, k_in));
+          im2col_packed(x, n, g, img0, img1, packed);
+          backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
+                         rows_total);
+          bias_relu(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.relu);
         }
         break;
       }

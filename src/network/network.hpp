@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "network/gemm.hpp"
 #include "network/layers.hpp"
 #include "network/model.hpp"
 
@@ -16,8 +17,9 @@ struct InferenceParams {
   // are fixed by this number alone (never by the thread count), so results are bit-identical for
   // any number of threads.
   int batch_images = 32;
-  // im2col rows per GEMM call: keeps the patch matrix in L2 while the weights stay in L1.
-  int gemm_rows = 2048;
+  // GEMM rows (output pixels) per call, rounded to whole strips of 16: keeps a packed im2col
+  // block in L2.
+  int gemm_rows = 512;
   // Fold each conv2d→batchnorm pair into the conv's weights and bias.
   bool fold_batchnorm = true;
 
@@ -32,7 +34,7 @@ struct DenseLayer {
   std::string name;
   bool is_conv = false;
   ConvGeometry geometry;
-  Eigen::MatrixXf weight;
+  MatrixRM weight;  // K × O, row-major: one row of O weights per crossbar input
   Eigen::VectorXf bias;
   std::int64_t macs_per_image() const {
     return std::int64_t{geometry.out.h} * geometry.out.w * weight.rows() * weight.cols();
@@ -47,12 +49,15 @@ class MatmulBackend {
   MatmulBackend(const MatmulBackend&) = delete;
   MatmulBackend& operator=(const MatmulBackend&) = delete;
   virtual ~MatmulBackend() = default;
-  virtual void matmul(const DenseLayer& layer, const ConstColMap& x, ColMap& y) const = 0;
+  // y (x.rows × O, column-major with leading dimension ld_y) = x · layer.weight.
+  virtual void matmul(const DenseLayer& layer, const StripRows& x, float* y,
+                      std::int64_t ld_y) const = 0;
 };
 
 class IdealBackend final : public MatmulBackend {
  public:
-  void matmul(const DenseLayer& layer, const ConstColMap& x, ColMap& y) const override;
+  void matmul(const DenseLayer& layer, const StripRows& x, float* y,
+              std::int64_t ld_y) const override;
 };
 
 // A model compiled for batched execution: fused steps and a buffer plan.

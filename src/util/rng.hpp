@@ -63,7 +63,8 @@ class RandomStream {
   }
 
   void fill_normal(std::span<float> out, float mean, float stddev) {
-    for (float& v : out) v = mean + stddev * static_cast<float>(normal());
+    for (float& v : out)
+      v = mean + stddev * static_cast<float>(normal());
   }
 
  private:
