@@ -102,8 +102,8 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
   if (!parse_args("bench", "--model M.h5 [--torch-model M.npz] [--images N] [--json]", args, opts,
                   {}, vm, mpi.is_root()))
     return 0;
-  if (mpi.size() > 1) throw Error("aimc bench: run it without mpiexec (it times one process)");
-  if (images < 1 || reps < 1) throw Error("aimc bench: --images and --reps must be positive");
+  if (mpi.size() > 1) throw Error("run it without mpiexec (it times one process)");
+  if (images < 1 || reps < 1) throw Error("--images and --reps must be positive");
   inference.validate();
   if (data_dir.empty()) data_dir = default_data_dir();
 
@@ -121,6 +121,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
   j.add("model", model.name).add("images", data.size()).add("gemm_peak_gflops_1t", peak);
   if (!vm["json"].as<bool>()) {
     std::printf("Eigen sgemm 1024^3, 1 thread: %.1f GFLOP/s (peak)\n", peak);
+    std::printf("(\"of peak\" is aimc's GFLOP/s over threads x that peak)\n");
     std::printf("%-8s %-10s %12s %10s %10s %12s %14s\n", "threads", "engine", "images/s", "GFLOP/s",
                 "of peak", "PyTorch im/s", "aimc/PyTorch");
   }
@@ -134,7 +135,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     const std::string t = std::to_string(threads) + "t";
     j.add("aimc_images_per_s_" + t, ips)
         .add("aimc_gflops_" + t, gflops)
-        .add("aimc_fraction_of_peak_" + t, gflops / peak);
+        .add("aimc_fraction_of_peak_" + t, gflops / (peak * threads));
     if (torch_ips > 0) {
       j.add("pytorch_images_per_s_" + t, torch_ips).add("aimc_over_pytorch_" + t, ips / torch_ips);
     }

@@ -40,14 +40,12 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
                   vm, mpi.is_root()))
     return 0;
   if (!vm["ideal"].as<bool>())
-    throw Error("aimc eval: --ideal is required (chip simulation is not part of this version)");
-  if (threads < 0)
-    throw Error("aimc eval: --threads " + std::to_string(threads) + ", expected ≥ 0");
+    throw Error("--ideal is required (chip simulation is not part of this version)");
+  if (threads < 0) throw Error("--threads " + std::to_string(threads) + ", expected ≥ 0");
   if (images == 0 || images < -1)
-    throw Error("aimc eval: --images " + std::to_string(images) +
-                ", expected a positive count or -1");
+    throw Error("--images " + std::to_string(images) + ", expected a positive count or -1");
   if (split != "test" && split != "train")
-    throw Error("aimc eval: --split '" + split + "', expected test or train");
+    throw Error("--split '" + split + "', expected test or train");
   inference.validate();
   if (data_dir.empty()) data_dir = default_data_dir();
 

@@ -16,7 +16,7 @@ namespace aimc::cli {
 // their job); this subcommand runs it with the same arguments and returns its exit code. It
 // spawns rather than execs so that MPI is finalised normally.
 int cmd_import(const std::vector<std::string>& args, const experiment::MpiSession& mpi) {
-  if (mpi.size() > 1) throw Error("aimc import: run it without mpiexec (it is a one-process tool)");
+  if (mpi.size() > 1) throw Error("run it without mpiexec (it is a one-process tool)");
   const char* env_python = std::getenv("AIMC_PYTHON");
   const std::string python = env_python != nullptr ? env_python : "/usr/bin/python3";
   const std::string script = std::string(AIMC_SOURCE_DIR) + "/scripts/import_model.py";
@@ -29,12 +29,11 @@ int cmd_import(const std::vector<std::string>& args, const experiment::MpiSessio
   pid_t pid = 0;
   const int rc = ::posix_spawn(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ);
   if (rc != 0)
-    throw Error("aimc import: cannot run " + python + ": " + std::strerror(rc) +
+    throw Error("cannot run " + python + ": " + std::strerror(rc) +
                 " (install python3-numpy and python3-h5py, or set AIMC_PYTHON)");
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR)
-      throw Error("aimc import: waitpid failed: " + std::string(std::strerror(errno)));
+    if (errno != EINTR) throw Error("waitpid failed: " + std::string(std::strerror(errno)));
   }
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }

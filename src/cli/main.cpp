@@ -50,7 +50,10 @@ int main(int argc, char** argv) {
                       "(see 'aimc --help')");
   } catch (const aimc::Error& e) {
     // Every rank reads the same inputs and fails the same way; one line is enough.
-    if (mpi.is_root()) std::cerr << "aimc: error: " << e.what() << '\n';
+    const bool known = command == "eval" || command == "import" || command == "bench";
+    if (mpi.is_root())
+      std::cerr << (known ? "aimc " + command : std::string("aimc")) << ": error: " << e.what()
+                << '\n';
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "aimc: internal error on rank " << mpi.rank() << ": " << e.what() << '\n';
@@ -73,7 +76,7 @@ bool parse_args(const std::string& command, const std::string& usage,
     }
     po::notify(vm);
   } catch (const po::error& e) {
-    throw Error("aimc " + command + ": " + e.what() + " (see 'aimc " + command + " --help')");
+    throw Error(std::string(e.what()) + " (see 'aimc " + command + " --help')");
   }
   return true;
 }

@@ -159,9 +159,14 @@ void Model::validate(const std::string& source) {
                       "/" + std::to_string(n.stride) + "/" + std::to_string(n.padding) +
                       ", expected positive/positive/non-negative");
         const Tensor* w = n.find("weight");
-        if (w == nullptr || w->shape.size() != 4 || w->shape[0] <= 0)
-          throw Error(at + ": tensor 'weight' must exist with shape [O, " + std::to_string(x.c) +
-                      ", " + std::to_string(n.kernel) + ", " + std::to_string(n.kernel) + "]");
+        const std::string expected = "[O, " + std::to_string(x.c) + ", " +
+                                     std::to_string(n.kernel) + ", " + std::to_string(n.kernel) +
+                                     "]";
+        if (w == nullptr)
+          throw Error(at + ": missing tensor 'weight' (expected shape " + expected + ")");
+        if (w->shape.size() != 4 || w->shape[0] <= 0)
+          throw Error(at + ": tensor 'weight' has shape " + shape_str(w->shape) + ", expected " +
+                      expected);
         const auto out_c = w->shape[0];
         require_tensor(at, n, "weight", {out_c, x.c, n.kernel, n.kernel});
         require_tensor(at, n, "bias", {out_c}, true);
@@ -217,9 +222,12 @@ void Model::validate(const std::string& source) {
         break;
       case OpType::linear: {
         const Tensor* w = n.find("weight");
-        if (w == nullptr || w->shape.size() != 2 || w->shape[0] <= 0)
-          throw Error(at + ": tensor 'weight' must exist with shape [O, " +
-                      std::to_string(x.size()) + "]");
+        const std::string expected = "[O, " + std::to_string(x.size()) + "]";
+        if (w == nullptr)
+          throw Error(at + ": missing tensor 'weight' (expected shape " + expected + ")");
+        if (w->shape.size() != 2 || w->shape[0] <= 0)
+          throw Error(at + ": tensor 'weight' has shape " + shape_str(w->shape) + ", expected " +
+                      expected);
         const auto out_f = w->shape[0];
         require_tensor(at, n, "weight", {out_f, x.size()});
         require_tensor(at, n, "bias", {out_f}, true);
