@@ -115,7 +115,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
 
   const double peak = [] {
     const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
-    return gemm_gflops(1024, 5);
+    return gemm_gflops(1024, 10);
   }();
   io::JsonObject j;
   j.add("model", model.name).add("images", data.size()).add("gemm_peak_gflops_1t", peak);
@@ -142,7 +142,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     if (!vm["json"].as<bool>()) {
       std::printf(
           "%-8d %-10s %12.1f %10.1f %9.0f%% %12s %14s\n", threads, "aimc ideal", ips, gflops,
-          100.0 * gflops / peak,
+          100.0 * gflops / (peak * threads),
           torch_ips > 0 ? std::to_string(static_cast<int>(torch_ips)).c_str() : "-",
           torch_ips > 0 ? (std::to_string(ips / torch_ips).substr(0, 4) + "x").c_str() : "-");
       if (!note.empty()) std::printf("  (PyTorch did not run: %s)\n", note.c_str());

@@ -85,6 +85,7 @@ struct Model {
 
   // Multiply-accumulates per image of the conv2d and linear nodes (the GEMM work).
   std::int64_t macs_per_image() const;
+  // Learnable parameters (BatchNorm running statistics excluded, as in PyTorch).
   std::int64_t parameter_count() const;
 };
 
