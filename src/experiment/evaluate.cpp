@@ -29,7 +29,7 @@ EvalResult evaluate(const network::Network& net, const network::MatmulBackend& b
   MPI_Barrier(MPI_COMM_WORLD);
   const auto start = std::chrono::steady_clock::now();
   const std::vector<float> mine =
-      count > 0 ? net.infer(images.image(first), count, backend) : std::vector<float>{};
+      count > 0 ? net.infer(images.image(first), count, backend, first) : std::vector<float>{};
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -21,8 +21,8 @@ void InferenceParams::validate() const {
                 ", expected a positive integer");
 }
 
-void IdealBackend::matmul(const DenseLayer& layer, const StripRows& x, float* y,
-                          std::int64_t ld_y) const {
+void IdealBackend::matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
+                          const MatmulContext& /*ctx*/) const {
   gemm_strips(x, layer.weight.data(), static_cast<int>(layer.weight.cols()), y, ld_y);
 }
 
@@ -98,6 +98,7 @@ Network::Network(const Model& model, const InferenceParams& params)
         const auto out_c = static_cast<Eigen::Index>(w.shape[0]);
         const auto k_in = static_cast<Eigen::Index>(w.numel() / w.shape[0]);
         DenseLayer d;
+        d.index = static_cast<int>(dense_.size());
         d.node = static_cast<int>(i);
         d.name = n.name;
         d.is_conv = n.op == OpType::conv2d;
@@ -201,7 +202,7 @@ std::int64_t Network::macs_per_image() const {
 }
 
 void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Workspace& ws,
-                        const MatmulBackend& backend) const {
+                        const MatmulBackend& backend, std::int64_t first_image) const {
   ws.slots.resize(n_slots_);
   auto buffer = [&](int slot, std::int64_t size) {
     auto& b = ws.slots[slot];
@@ -242,7 +243,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           }
           float* packed = scratch(packed_size(n, k_in));
           pack_colmajor(x, n, k_in, n, packed);
-          backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n);
+          backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0});
           bias_relu(y, n, out_c, n, d.bias.data(), s.relu);
           break;
         }
@@ -264,7 +265,8 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
         if (direct) {
           for (std::int64_t r0 = 0; r0 < rows_total; r0 += chunk) {
             const std::int64_t r1 = std::min(rows_total, r0 + chunk);
-            backend.matmul(d, direct_strips(padded, g, r0, r1, ws.offsets), y + r0, rows_total);
+            backend.matmul(d, direct_strips(padded, g, r0, r1, ws.offsets), y + r0, rows_total,
+                           {first_image, r0});
             bias_relu(y + r0, r1 - r0, out_c, rows_total, d.bias.data(), s.relu);
           }
           break;
@@ -277,7 +279,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           float* packed = scratch(packed_size(rows, k_in));
           im2col_packed(x, n, g, img0, img1, packed);
           backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
-                         rows_total);
+                         rows_total, {first_image, img0 * plane});
           bias_relu(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.relu);
         }
         break;
@@ -314,18 +316,18 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
 }
 
 void Network::forward(const std::uint8_t* pixels, int n, float* logits,
-                      const MatmulBackend& backend) const {
+                      const MatmulBackend& backend, std::int64_t first_image) const {
   Workspace ws;
   const std::int64_t image_bytes = input_.size();
   for (int b0 = 0; b0 < n; b0 += params_.batch_images) {
     const int count = std::min(params_.batch_images, n - b0);
     run_batch(pixels + b0 * image_bytes, count, logits + std::int64_t{b0} * num_classes_, ws,
-              backend);
+              backend, first_image + b0);
   }
 }
 
-std::vector<float> Network::infer(const std::uint8_t* pixels, int n,
-                                  const MatmulBackend& backend) const {
+std::vector<float> Network::infer(const std::uint8_t* pixels, int n, const MatmulBackend& backend,
+                                  std::int64_t first_image) const {
   std::vector<float> logits(static_cast<std::size_t>(n) * num_classes_);
   const int batches = (n + params_.batch_images - 1) / params_.batch_images;
   const std::int64_t image_bytes = input_.size();
@@ -336,7 +338,7 @@ std::vector<float> Network::infer(const std::uint8_t* pixels, int n,
       const int b0 = b * params_.batch_images;
       const int count = std::min(params_.batch_images, n - b0);
       run_batch(pixels + b0 * image_bytes, count, logits.data() + std::int64_t{b0} * num_classes_,
-                ws, backend);
+                ws, backend, first_image + b0);
     }
   });
   return logits;

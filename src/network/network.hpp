@@ -30,6 +30,7 @@ struct InferenceParams {
 // matrix (rows = output pixels, K = C·k·k columns) and weight K × O. A linear layer is a 1×1
 // "convolution" of its flattened input.
 struct DenseLayer {
+  int index = 0;  // position in Network::dense_layers()
   int node = 0;
   std::string name;
   bool is_conv = false;
@@ -41,6 +42,13 @@ struct DenseLayer {
   }
 };
 
+// Where a matmul call sits in the evaluation: which images and which output rows. Backends that
+// draw random numbers per MVM key their streams on it, so the draws do not depend on threads.
+struct MatmulContext {
+  std::int64_t first_image = 0;  // global index of the batch's first image
+  std::int64_t row0 = 0;         // first output row (pixel) of this call within the batch
+};
+
 // Computes y = x · W for one dense layer. The ideal backend is exact float GEMM; the analog chip
 // replaces it with tiled, noisy crossbar MVMs.
 class MatmulBackend {
@@ -50,14 +58,14 @@ class MatmulBackend {
   MatmulBackend& operator=(const MatmulBackend&) = delete;
   virtual ~MatmulBackend() = default;
   // y (x.rows × O, column-major with leading dimension ld_y) = x · layer.weight.
-  virtual void matmul(const DenseLayer& layer, const StripRows& x, float* y,
-                      std::int64_t ld_y) const = 0;
+  virtual void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
+                      const MatmulContext& ctx) const = 0;
 };
 
 class IdealBackend final : public MatmulBackend {
  public:
-  void matmul(const DenseLayer& layer, const StripRows& x, float* y,
-              std::int64_t ld_y) const override;
+  void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
+              const MatmulContext& ctx) const override;
 };
 
 // A model compiled for batched execution: fused steps and a buffer plan.
@@ -75,18 +83,21 @@ class Network {
   Shape input_shape() const { return input_; }
 
   // Logits (row-major, n × num_classes) of n planar uint8 images (n × C·H·W bytes), computed on
-  // the calling thread in batches of params().batch_images.
-  void forward(const std::uint8_t* pixels, int n, float* logits,
-               const MatmulBackend& backend) const;
+  // the calling thread in batches of params().batch_images. `first_image` is the global index of
+  // the first image (it keys per-MVM random streams; batches start at multiples of the batch size
+  // from it).
+  void forward(const std::uint8_t* pixels, int n, float* logits, const MatmulBackend& backend,
+               std::int64_t first_image = 0) const;
 
   // Same, with the batches spread over TBB worker threads.
-  std::vector<float> infer(const std::uint8_t* pixels, int n, const MatmulBackend& backend) const;
+  std::vector<float> infer(const std::uint8_t* pixels, int n, const MatmulBackend& backend,
+                           std::int64_t first_image = 0) const;
 
  private:
   struct Step;
   struct Workspace;
   void run_batch(const std::uint8_t* pixels, int n, float* logits, Workspace& ws,
-                 const MatmulBackend& backend) const;
+                 const MatmulBackend& backend, std::int64_t first_image) const;
 
   InferenceParams params_;
   Shape input_;

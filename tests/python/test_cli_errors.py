@@ -178,7 +178,7 @@ def test_bad_label(good_model, tmp_path):
     (["eval", "--ideal"], "the option '--model' is required"),
     (["eval", "--model"], "the required argument for option '--model' is missing"),
     (["eval", "--model", "m.h5", "--images", "many"], "'--images' is invalid"),
-    (["eval", "--model", "m.h5"], "--ideal is required"),
+    (["eval", "--model", "m.h5"], "give exactly one of --ideal and --chip"),
     (["frobnicate"], "unknown command 'frobnicate'"),
 ])
 def test_cli_usage_errors(args, fragment):

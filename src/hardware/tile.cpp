@@ -1,0 +1,100 @@
+#include "hardware/tile.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+namespace aimc::hardware {
+
+float Quantizer::apply(float v) const {
+  if (bits == 0) return v;
+  const float levels = static_cast<float>((1 << (bits - 1)) - 1);
+  const float step = bound / levels;
+  const float q = std::nearbyint(v / step);
+  return std::clamp(q, -levels, levels) * step;
+}
+
+AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
+                       const ChipParams& params, const physics::DeviceModel& device,
+                       const StreamKey& programming_key)
+    : rows_(rows), cols_(cols), params_(&params), device_(&device) {
+  // The weight scale: max |w| of a column (or of the whole block) maps to g_max.
+  scale_.assign(cols, 0.0F);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j)
+      scale_[j] = std::max(scale_[j], std::abs(w[i * ld_w + j]));
+  if (params.weight_scaling == WeightScaling::per_core) {
+    const float m = *std::max_element(scale_.begin(), scale_.end());
+    std::fill(scale_.begin(), scale_.end(), m);
+  }
+  for (float& s : scale_)
+    if (s == 0.0F) s = 1.0F;  // an all-zero column: any scale programs zeros
+
+  const double g_max = device.params().g_max_uS;
+  const std::size_t n = static_cast<std::size_t>(rows) * cols;
+  std::vector<float> target_pos(n);
+  std::vector<float> target_neg(n);
+  for (int i = 0; i < rows; ++i) {
+    for (int j = 0; j < cols; ++j) {
+      const float v = w[i * ld_w + j];
+      const auto g = static_cast<float>(std::abs(v) / scale_[j] * g_max);
+      target_pos[i * cols + j] = v > 0 ? g : 0.0F;
+      target_neg[i * cols + j] = v < 0 ? g : 0.0F;
+    }
+  }
+  g_prog_pos_.resize(n);
+  g_prog_neg_.resize(n);
+  nu_pos_.resize(n);
+  nu_neg_.resize(n);
+  RandomStream rng(programming_key);
+  device.program(target_pos, g_prog_pos_, nu_pos_, rng);
+  device.program(target_neg, g_prog_neg_, nu_neg_, rng);
+  alpha_.assign(cols, 1.0F);
+}
+
+double AnalogTile::weight_scale_max() const {
+  return *std::max_element(scale_.begin(), scale_.end());
+}
+
+void AnalogTile::set_time(double t_inference_s, const StreamKey& read_key) {
+  const std::size_t n = g_prog_pos_.size();
+  std::vector<float> pos(n);
+  std::vector<float> neg(n);
+  device_->drift(g_prog_pos_, nu_pos_, t_inference_s, pos);
+  device_->drift(g_prog_neg_, nu_neg_, t_inference_s, neg);
+  const double inv_g_max = 1.0 / device_->params().g_max_uS;
+  w_n_.resize(n);
+  var_n_.clear();
+  if (params_->read_noise_mode == ReadNoiseMode::per_evaluation) {
+    RandomStream rng(read_key);
+    std::vector<float> pos_read(n);
+    std::vector<float> neg_read(n);
+    device_->read(pos, g_prog_pos_, t_inference_s, pos_read, rng);
+    device_->read(neg, g_prog_neg_, t_inference_s, neg_read, rng);
+    for (std::size_t k = 0; k < n; ++k)
+      w_n_[k] = static_cast<float>((pos_read[k] - neg_read[k]) * inv_g_max);
+    fill_readout(pos_read, neg_read, inv_g_max);
+    return;
+  }
+  // per_mvm: read noise of a device is |g_drift|·σ_n(g_prog, t)·N(0, 1) (physics/device_model),
+  // so each weight carries variance (σ+² + σ−²) / g_max², added in output space per MVM.
+  var_n_.resize(n);
+  for (std::size_t k = 0; k < n; ++k) {
+    w_n_[k] = static_cast<float>((pos[k] - neg[k]) * inv_g_max);
+    const double sp = pos[k] * device_->read_noise_sigma(g_prog_pos_[k], t_inference_s);
+    const double sn = neg[k] * device_->read_noise_sigma(g_prog_neg_[k], t_inference_s);
+    var_n_[k] = static_cast<float>((sp * sp + sn * sn) * inv_g_max * inv_g_max);
+  }
+  fill_readout(pos, neg, inv_g_max);
+}
+
+void AnalogTile::fill_readout(const std::vector<float>& pos, const std::vector<float>& neg,
+                              double inv_g_max) {
+  readout_.assign(cols_, 0.0);
+  for (int i = 0; i < rows_; ++i)
+    for (int j = 0; j < cols_; ++j) {
+      const std::size_t k = static_cast<std::size_t>(i) * cols_ + j;
+      readout_[j] += (double{pos[k]} + neg[k]) * inv_g_max;
+    }
+}
+
+}  // namespace aimc::hardware

@@ -1,0 +1,77 @@
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "hardware/chip_params.hpp"
+#include "physics/device_model.hpp"
+#include "util/rng.hpp"
+
+namespace aimc::hardware {
+
+// One weight block programmed on a crossbar: rows = inputs (word lines), cols = outputs (bit
+// lines). Each weight w is one 8T4R unit cell: a G+ and a G− polarity, each 1 or 2 PCM devices
+// (Le Gallo et al. 2023, Fig. 1); w > 0 programs G+ to |w|/s·g_max and leaves G− at 0, w < 0 the
+// reverse, with s the weight scale of its column (or core). Programming error and the drift
+// exponent ν are drawn once, here; drift and read noise depend on the inference time.
+//
+// All analog quantities are normalised as in aihwkit: inputs x_n = x / x_range ∈ [−1, 1],
+// weights W_n = (G+ − G−) / g_max ∈ [−1, 1], outputs z = x_n · W_n. A weight-space output is
+// y_j = z_j · x_range · s_j · α_j, with α the drift compensation factor (digital, in the local
+// digital unit).
+class AnalogTile {
+ public:
+  AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w, const ChipParams& params,
+             const physics::DeviceModel& device, const StreamKey& programming_key);
+
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  double weight_scale_max() const;
+
+  // Drift to t_inference_s and (per_evaluation) draw the read noise with `read_key`; fills the
+  // normalised weights W_n and, for per_mvm, their per-device read-noise variance.
+  void set_time(double t_inference_s, const StreamKey& read_key);
+  // Per column, Σ_i (G+ + G−) / g_max as read at the last set_time (read noise included): the
+  // drift-compensation readout of a fixed all-ones input applied to both polarities. aihwkit's
+  // GlobalDriftCompensation likewise reads a fixed input at programming time and at t.
+  const std::vector<double>& column_readout() const { return readout_; }
+  void set_compensation(std::vector<float> alpha) { alpha_ = std::move(alpha); }
+  void set_ranges(float x_range, float z_bound) {
+    x_range_ = x_range;
+    z_bound_ = z_bound;
+  }
+
+  const std::vector<float>& weight_n() const { return w_n_; }      // rows × cols, row-major
+  const std::vector<float>& variance_n() const { return var_n_; }  // same; empty unless per_mvm
+  const std::vector<float>& column_scale() const { return scale_; }
+  const std::vector<float>& compensation() const { return alpha_; }
+  float x_range() const { return x_range_; }
+  float z_bound() const { return z_bound_; }
+
+ private:
+  void fill_readout(const std::vector<float>& pos, const std::vector<float>& neg, double inv_g_max);
+
+  int rows_;
+  int cols_;
+  const ChipParams* params_;
+  const physics::DeviceModel* device_;
+  std::vector<float> scale_;  // per column: weight units per g_max
+  // Per polarity, rows × cols: programmed conductance (µS) and drift exponent.
+  std::vector<float> g_prog_pos_, g_prog_neg_, nu_pos_, nu_neg_;
+  std::vector<float> w_n_;
+  std::vector<float> var_n_;
+  std::vector<float> alpha_;
+  std::vector<double> readout_;
+  float x_range_ = 1.0F;
+  float z_bound_ = 0.0F;
+};
+
+// Symmetric uniform quantiser with 2^(bits−1) − 1 levels on each side of zero over [−bound,
+// bound], saturating outside; bits = 0 leaves the value exact (only the saturation is skipped).
+struct Quantizer {
+  int bits = 0;
+  float bound = 1.0F;
+  float apply(float v) const;
+};
+
+}  // namespace aimc::hardware

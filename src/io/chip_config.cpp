@@ -1,0 +1,157 @@
+#include "io/chip_config.hpp"
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace aimc::io {
+
+namespace po = boost::program_options;
+
+namespace {
+
+po::options_description chip_options() {
+  po::options_description o;
+  o.add_options()
+      // [device]: physics/device_model.hpp
+      ("device.kind", po::value<std::string>(), "hermes | pcm")("device.devices_per_polarity",
+                                                                po::value<int>(), "1 or 2")(
+          "device.g_max_uS", po::value<double>(), "")("device.t0_s", po::value<double>(), "")(
+          "device.t_read_s", po::value<double>(), "")(
+          "device.prog_noise_scale", po::value<double>(), "")("device.drift_nu_mean_scale",
+                                                              po::value<double>(), "")(
+          "device.drift_nu_std_scale", po::value<double>(), "")("device.read_noise_scale",
+                                                                po::value<double>(), "")
+      // [mapping]: hardware/mapping.hpp
+      ("mapping.strategy", po::value<std::string>(), "one_layer_per_core | packed")(
+          "mapping.cores", po::value<int>(), "")("mapping.core_rows", po::value<int>(), "")(
+          "mapping.core_cols", po::value<int>(), "")
+      // [converters], [noise], [programming], [drift], [calibration]: hardware/chip_params.hpp
+      ("converters.dac_bits", po::value<int>(), "")("converters.dac_percentile",
+                                                    po::value<double>(), "")("converters.adc_bits",
+                                                                             po::value<int>(), "")(
+          "converters.adc_percentile", po::value<double>(), "")("converters.adc_range_margin",
+                                                                po::value<double>(), "")(
+          "noise.read_noise_mode", po::value<std::string>(), "per_evaluation | per_mvm")(
+          "noise.output_noise_fraction", po::value<double>(), "")(
+          "programming.weight_scaling", po::value<std::string>(), "per_column | per_core")(
+          "drift.compensation", po::value<std::string>(), "none | global | per_column")(
+          "calibration.images", po::value<int>(), "");
+  return o;
+}
+
+template <typename T>
+void set_if(const po::variables_map& vm, const char* key, T& out) {
+  if (vm.count(key) != 0U) out = vm[key].as<T>();
+}
+
+template <typename E>
+void set_enum(const po::variables_map& vm, const char* key, E& out,
+              bool (*parse)(const std::string&, E&), const char* expected,
+              const std::string& where) {
+  if (vm.count(key) == 0U) return;
+  const std::string v = vm[key].as<std::string>();
+  if (!parse(v, out))
+    throw Error(where + ": " + key + " = '" + v + "', expected one of: " + expected);
+}
+
+}  // namespace
+
+hardware::ChipParams read_chip_config(const std::string& path,
+                                      const std::vector<std::string>& overrides) {
+  const po::options_description options = chip_options();
+  po::variables_map vm;
+  // Overrides first: Program_options keeps the first value stored for a key.
+  std::string set_text;
+  for (const std::string& o : overrides) {
+    if (o.find('=') == std::string::npos)
+      throw Error("--set '" + o + "': expected section.key=value");
+    set_text += o + "\n";
+  }
+  try {
+    std::istringstream set_stream(set_text);
+    po::store(po::parse_config_file(set_stream, options, false), vm);
+  } catch (const po::error& e) {
+    throw Error(std::string("--set: ") + e.what());
+  }
+  const std::string where = path.empty() ? std::string("--set") : path;
+  if (!path.empty()) {
+    std::ifstream file(path);
+    if (!file) throw Error(path + ": cannot open chip configuration");
+    try {
+      po::store(po::parse_config_file(file, options, false), vm);
+    } catch (const po::error& e) {
+      throw Error(path + ": " + e.what());
+    }
+  }
+
+  hardware::ChipParams p;
+  physics::DeviceKind kind = physics::DeviceKind::hermes;
+  set_enum(vm, "device.kind", kind, physics::device_kind_from_name, "hermes, pcm", where);
+  int per_polarity = p.device.devices_per_polarity;
+  set_if(vm, "device.devices_per_polarity", per_polarity);
+  if (per_polarity != 1 && per_polarity != 2)
+    throw Error(where + ": device.devices_per_polarity = " + std::to_string(per_polarity) +
+                ", expected 1 or 2");
+  p.device = physics::DeviceParams::defaults(kind, per_polarity);
+  set_if(vm, "device.g_max_uS", p.device.g_max_uS);
+  set_if(vm, "device.t0_s", p.device.t0_s);
+  set_if(vm, "device.t_read_s", p.device.t_read_s);
+  set_if(vm, "device.prog_noise_scale", p.device.prog_noise_scale);
+  set_if(vm, "device.drift_nu_mean_scale", p.device.drift_nu_mean_scale);
+  set_if(vm, "device.drift_nu_std_scale", p.device.drift_nu_std_scale);
+  set_if(vm, "device.read_noise_scale", p.device.read_noise_scale);
+  set_enum(vm, "mapping.strategy", p.mapping.strategy, hardware::mapping_strategy_from_name,
+           "one_layer_per_core, packed", where);
+  set_if(vm, "mapping.cores", p.mapping.cores);
+  set_if(vm, "mapping.core_rows", p.mapping.core_rows);
+  set_if(vm, "mapping.core_cols", p.mapping.core_cols);
+  set_if(vm, "converters.dac_bits", p.converters.dac_bits);
+  set_if(vm, "converters.dac_percentile", p.converters.dac_percentile);
+  set_if(vm, "converters.adc_bits", p.converters.adc_bits);
+  set_if(vm, "converters.adc_percentile", p.converters.adc_percentile);
+  set_if(vm, "converters.adc_range_margin", p.converters.adc_range_margin);
+  set_enum(vm, "noise.read_noise_mode", p.read_noise_mode, hardware::read_noise_mode_from_name,
+           "per_evaluation, per_mvm", where);
+  set_if(vm, "noise.output_noise_fraction", p.output_noise_fraction);
+  set_enum(vm, "programming.weight_scaling", p.weight_scaling, hardware::weight_scaling_from_name,
+           "per_column, per_core", where);
+  set_enum(vm, "drift.compensation", p.drift_compensation, hardware::drift_compensation_from_name,
+           "none, global, per_column", where);
+  set_if(vm, "calibration.images", p.calibration_images);
+  try {
+    p.validate();
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  return p;
+}
+
+std::string chip_config_text(const hardware::ChipParams& p) {
+  std::ostringstream os;
+  os << "[device]\nkind = " << physics::device_kind_name(p.device.kind)
+     << "\ndevices_per_polarity = " << p.device.devices_per_polarity
+     << "\ng_max_uS = " << p.device.g_max_uS << "\nt0_s = " << p.device.t0_s
+     << "\nt_read_s = " << p.device.t_read_s << "\nprog_noise_scale = " << p.device.prog_noise_scale
+     << "\ndrift_nu_mean_scale = " << p.device.drift_nu_mean_scale
+     << "\ndrift_nu_std_scale = " << p.device.drift_nu_std_scale
+     << "\nread_noise_scale = " << p.device.read_noise_scale
+     << "\n[mapping]\nstrategy = " << hardware::mapping_strategy_name(p.mapping.strategy)
+     << "\ncores = " << p.mapping.cores << "\ncore_rows = " << p.mapping.core_rows
+     << "\ncore_cols = " << p.mapping.core_cols
+     << "\n[converters]\ndac_bits = " << p.converters.dac_bits
+     << "\ndac_percentile = " << p.converters.dac_percentile
+     << "\nadc_bits = " << p.converters.adc_bits
+     << "\nadc_percentile = " << p.converters.adc_percentile
+     << "\nadc_range_margin = " << p.converters.adc_range_margin
+     << "\n[noise]\nread_noise_mode = " << hardware::name_of(p.read_noise_mode)
+     << "\noutput_noise_fraction = " << p.output_noise_fraction
+     << "\n[programming]\nweight_scaling = " << hardware::name_of(p.weight_scaling)
+     << "\n[drift]\ncompensation = " << hardware::name_of(p.drift_compensation)
+     << "\n[calibration]\nimages = " << p.calibration_images << "\n";
+  return os.str();
+}
+
+}  // namespace aimc::io

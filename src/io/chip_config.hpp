@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hardware/chip_params.hpp"
+
+namespace aimc::io {
+
+// Reads a chip configuration (INI, Boost.Program_options syntax; configs/chips/*.ini) and applies
+// `overrides` ("section.key=value", as given to --set), which win over the file. Device
+// parameters start from the published defaults of device.kind and device.devices_per_polarity;
+// the file overrides single values. Unknown keys, bad values and out-of-range values throw
+// aimc::Error with one line naming the file and the key. An empty path means the defaults.
+hardware::ChipParams read_chip_config(const std::string& path,
+                                      const std::vector<std::string>& overrides);
+
+// The resolved configuration as INI text, every key, for logs and result files.
+std::string chip_config_text(const hardware::ChipParams& p);
+
+}  // namespace aimc::io

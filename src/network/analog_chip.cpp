@@ -1,0 +1,263 @@
+#include "network/analog_chip.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "network/gemm.hpp"
+#include "network/layers.hpp"
+#include "util/error.hpp"
+
+namespace aimc::network {
+
+namespace {
+
+// Percentile of |values| (values are already absolute), by selection.
+float percentile(std::vector<float>& values, double pct) {
+  if (values.empty()) return 0.0F;
+  const auto k =
+      static_cast<std::size_t>(std::clamp(pct / 100.0 * static_cast<double>(values.size() - 1), 0.0,
+                                          static_cast<double>(values.size() - 1)));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
+  return values[k];
+}
+
+// Keeps at most about k_max_samples of a stream of values for a percentile, spread evenly over
+// the whole stream: when the buffer fills, every other kept value is dropped and the sampling
+// stride doubles. Deterministic, so calibration does not depend on anything but the images.
+class Sampler {
+ public:
+  static constexpr std::size_t k_max_samples = 1 << 20;
+  void add(float v) {
+    if (seen_++ % stride_ != 0) return;
+    values_.push_back(std::abs(v));
+    if (values_.size() >= k_max_samples) {
+      for (std::size_t i = 0; 2 * i < values_.size(); ++i)
+        values_[i] = values_[2 * i];
+      values_.resize((values_.size() + 1) / 2);
+      stride_ *= 2;
+    }
+  }
+  std::vector<float>& values() { return values_; }
+
+ private:
+  std::vector<float> values_;
+  std::uint64_t seen_ = 0;
+  std::uint64_t stride_ = 1;
+};
+
+}  // namespace
+
+AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
+                       std::string model_name, std::uint64_t seed, std::uint64_t chip_index)
+    : net_(&net), params_(params), seed_(seed), chip_(chip_index) {
+  params_.validate();
+  device_ = std::make_unique<physics::DeviceModel>(params_.device);
+  std::vector<hardware::LayerShape> shapes;
+  for (const DenseLayer& d : net.dense_layers())
+    shapes.push_back(
+        {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
+  mapping_ = hardware::map_layers(model_name, shapes, params_.mapping);
+
+  layer_tiles_.resize(net.dense_layers().size());
+  tiles_.reserve(mapping_.blocks.size());
+  for (std::size_t b = 0; b < mapping_.blocks.size(); ++b) {
+    const hardware::Block& blk = mapping_.blocks[b];
+    const DenseLayer& d = net.dense_layers()[blk.layer];
+    const StreamKey key{seed_, 0, chip_, static_cast<std::uint32_t>(b), Purpose::programming};
+    tiles_.emplace_back(d.weight.data() + std::int64_t{blk.row0} * d.weight.cols() + blk.col0,
+                        blk.rows, blk.cols, d.weight.cols(), params_, *device_, key);
+    layer_tiles_[blk.layer].push_back(static_cast<int>(b));
+  }
+  x_range_.assign(net.dense_layers().size(), 1.0F);
+  set_time(0.0, 0);
+}
+
+AnalogChip::~AnalogChip() = default;
+
+void AnalogChip::set_time(double t_inference_s, std::uint64_t time_point) {
+  time_point_ = time_point;
+  // The compensation reference: a readout right after programming (t = 0), with its own read
+  // noise draw, as the chip would take it.
+  for (const auto& tiles : layer_tiles_) {
+    std::vector<std::vector<double>> ref;
+    for (int t : tiles) {
+      const StreamKey ref_key{seed_, ~std::uint64_t{0}, chip_, static_cast<std::uint32_t>(t),
+                              Purpose::read_noise};
+      tiles_[t].set_time(0.0, ref_key);
+      ref.push_back(tiles_[t].column_readout());
+    }
+    double ref_sum = 0;
+    double now_sum = 0;
+    for (std::size_t i = 0; i < tiles.size(); ++i) {
+      hardware::AnalogTile& tile = tiles_[tiles[i]];
+      const StreamKey key{seed_, time_point, chip_, static_cast<std::uint32_t>(tiles[i]),
+                          Purpose::read_noise};
+      tile.set_time(t_inference_s, key);
+      for (int j = 0; j < tile.cols(); ++j) {
+        ref_sum += ref[i][j];
+        now_sum += tile.column_readout()[j];
+      }
+    }
+    for (std::size_t i = 0; i < tiles.size(); ++i) {
+      hardware::AnalogTile& tile = tiles_[tiles[i]];
+      std::vector<float> alpha(tile.cols(), 1.0F);
+      for (int j = 0; j < tile.cols(); ++j) {
+        switch (params_.drift_compensation) {
+          case hardware::DriftCompensation::none:
+            break;
+          case hardware::DriftCompensation::global:
+            alpha[j] = now_sum > 0 ? static_cast<float>(ref_sum / now_sum) : 1.0F;
+            break;
+          case hardware::DriftCompensation::per_column: {
+            const double now = tile.column_readout()[j];
+            alpha[j] = now > 0 ? static_cast<float>(ref[i][j] / now) : 1.0F;
+            break;
+          }
+        }
+      }
+      tile.set_compensation(std::move(alpha));
+    }
+  }
+}
+
+void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x_range,
+                                 float* packed, float* packed_sq) const {
+  const hardware::Quantizer dac{params_.converters.dac_bits, 1.0F};
+  const float inv = 1.0F / x_range;
+  for (std::int64_t s = 0; s < x.strips(); ++s) {
+    const float* lo = x.half[2 * s];
+    const float* hi = x.half[2 * s + 1];
+    for (int kk = 0; kk < rows; ++kk) {
+      const std::int64_t off = x.k_offset[row0 + kk];
+      float* dst = packed + (s * rows + kk) * k_strip_rows;
+      for (int lane = 0; lane < k_half_rows; ++lane) {
+        dst[lane] = dac.apply(lo[off + lane] * inv);
+        dst[lane + k_half_rows] = dac.apply(hi[off + lane] * inv);
+      }
+      if (packed_sq != nullptr) {
+        float* sq = packed_sq + (s * rows + kk) * k_strip_rows;
+        for (int lane = 0; lane < k_strip_rows; ++lane)
+          sq[lane] = dst[lane] * dst[lane];
+      }
+    }
+  }
+}
+
+void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
+                        const MatmulContext& ctx) const {
+  const std::int64_t rows_x = x.rows;
+  const int out = static_cast<int>(layer.weight.cols());
+  for (int j = 0; j < out; ++j)
+    std::fill_n(y + j * ld_y, rows_x, 0.0F);
+  const float x_range = x_range_[layer.index];
+  const bool per_mvm = params_.read_noise_mode == hardware::ReadNoiseMode::per_mvm;
+
+  std::vector<float> xn;
+  std::vector<float> xsq;
+  std::vector<float> z;
+  std::vector<float> v;
+  std::vector<std::int64_t> offsets;
+  std::vector<std::int64_t> offsets_sq;
+  int packed_row0 = -1;
+  for (int t : layer_tiles_[layer.index]) {
+    const hardware::Block& blk = mapping_.blocks[t];
+    const hardware::AnalogTile& tile = tiles_[t];
+    if (blk.row0 != packed_row0) {  // a new row block: its inputs go through the DAC once
+      xn.resize(packed_size(rows_x, blk.rows));
+      if (per_mvm) xsq.resize(xn.size());
+      quantize_inputs(x, blk.row0, blk.rows, x_range, xn.data(), per_mvm ? xsq.data() : nullptr);
+      packed_row0 = blk.row0;
+    }
+    z.resize(static_cast<std::size_t>(rows_x) * blk.cols);
+    gemm_strips(packed_strips(xn.data(), rows_x, blk.rows, offsets), tile.weight_n().data(),
+                blk.cols, z.data(), rows_x);
+    if (per_mvm) {
+      v.resize(z.size());
+      gemm_strips(packed_strips(xsq.data(), rows_x, blk.rows, offsets_sq), tile.variance_n().data(),
+                  blk.cols, v.data(), rows_x);
+    }
+    const double out_sd = params_.output_noise_fraction * tile.z_bound();
+    const bool noisy = per_mvm || out_sd > 0;
+    // Per-MVM noise: one stream per (tile, batch, row offset), so draws do not depend on threads.
+    RandomStream rng(
+        StreamKey{seed_, time_point_, chip_, static_cast<std::uint32_t>(t), Purpose::output_noise},
+        (static_cast<std::uint64_t>(ctx.first_image) << 36) +
+            (static_cast<std::uint64_t>(ctx.row0) << 16));
+    const hardware::Quantizer adc{params_.converters.adc_bits, tile.z_bound()};
+    for (int j = 0; j < blk.cols; ++j) {
+      const float gain = x_range * tile.column_scale()[j] * tile.compensation()[j];
+      float* yj = y + (blk.col0 + j) * ld_y;
+      const float* zj = z.data() + std::int64_t{j} * rows_x;
+      const float* vj = per_mvm ? v.data() + std::int64_t{j} * rows_x : nullptr;
+      for (std::int64_t r = 0; r < rows_x; ++r) {
+        float zr = zj[r];
+        if (noisy) {
+          const double var = (vj != nullptr ? vj[r] : 0.0) + out_sd * out_sd;
+          zr += static_cast<float>(std::sqrt(var) * rng.normal());
+        }
+        yj[r] += adc.apply(zr) * gain;
+      }
+    }
+  }
+}
+
+// Calibration runs the network with the target (noise-free) weights and records |x| per layer
+// (pass 1), then |z| per tile with the DAC applied (pass 2).
+struct AnalogChip::Calibrator final : MatmulBackend {
+  enum class Pass { inputs, outputs };
+  AnalogChip* chip;
+  Pass pass;
+  mutable std::vector<Sampler> samples;
+  explicit Calibrator(AnalogChip* c, Pass p, std::size_t n) : chip(c), pass(p), samples(n) {}
+
+  void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
+              const MatmulContext& /*ctx*/) const override {
+    gemm_strips(x, layer.weight.data(), static_cast<int>(layer.weight.cols()), y, ld_y);
+    if (pass == Pass::inputs) {
+      auto& s = samples[layer.index];
+      for (std::int64_t r = 0; r < x.rows; ++r)
+        for (int k = 0; k < x.k; ++k)
+          s.add(x.at(r, k));
+      return;
+    }
+    std::vector<float> xn;
+    std::vector<float> z;
+    std::vector<std::int64_t> offsets;
+    for (int t : chip->layer_tiles_[layer.index]) {
+      const hardware::Block& blk = chip->mapping_.blocks[t];
+      xn.resize(packed_size(x.rows, blk.rows));
+      chip->quantize_inputs(x, blk.row0, blk.rows, chip->x_range_[layer.index], xn.data(), nullptr);
+      // Target weights of the block, normalised as the tile stores them.
+      const hardware::AnalogTile& tile = chip->tiles_[t];
+      std::vector<float> w(static_cast<std::size_t>(blk.rows) * blk.cols);
+      for (int i = 0; i < blk.rows; ++i)
+        for (int j = 0; j < blk.cols; ++j)
+          w[i * blk.cols + j] = layer.weight(blk.row0 + i, blk.col0 + j) / tile.column_scale()[j];
+      z.resize(static_cast<std::size_t>(x.rows) * blk.cols);
+      gemm_strips(packed_strips(xn.data(), x.rows, blk.rows, offsets), w.data(), blk.cols, z.data(),
+                  x.rows);
+      for (float v : z)
+        samples[t].add(v);
+    }
+  }
+};
+
+void AnalogChip::calibrate(const ImageSet& images) {
+  const int n = images.size();
+  std::vector<float> logits(static_cast<std::size_t>(n) * net_->num_classes());
+  Calibrator inputs(this, Calibrator::Pass::inputs, net_->dense_layers().size());
+  net_->forward(images.image(0), n, logits.data(), inputs);
+  for (std::size_t l = 0; l < x_range_.size(); ++l) {
+    const float r = percentile(inputs.samples[l].values(), params_.converters.dac_percentile);
+    x_range_[l] = r > 0 ? r : 1.0F;
+  }
+  Calibrator outputs(this, Calibrator::Pass::outputs, tiles_.size());
+  net_->forward(images.image(0), n, logits.data(), outputs);
+  for (std::size_t t = 0; t < tiles_.size(); ++t) {
+    const float b = percentile(outputs.samples[t].values(), params_.converters.adc_percentile) *
+                    static_cast<float>(params_.converters.adc_range_margin);
+    tiles_[t].set_ranges(x_range_[mapping_.blocks[t].layer], b > 0 ? b : 1.0F);
+  }
+}
+
+}  // namespace aimc::network

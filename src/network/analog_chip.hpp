@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "hardware/chip_params.hpp"
+#include "hardware/mapping.hpp"
+#include "hardware/tile.hpp"
+#include "network/dataset.hpp"
+#include "network/network.hpp"
+
+namespace aimc::network {
+
+// One sampled instance of the chip running a network: the network's dense layers mapped onto
+// cores (hardware/mapping), each block programmed as an AnalogTile, with DAC/ADC, read and output
+// noise, and drift compensation. Everything else (BatchNorm as the local digital unit's affine,
+// ReLU, residual adds, pooling) stays digital and exact, in the Network's other steps.
+//
+// A chip is a pure function of (params, network, seed, chip index): every random draw comes from
+// a stream keyed by (seed, time point, chip index, tile, purpose).
+class AnalogChip final : public MatmulBackend {
+ public:
+  AnalogChip(const Network& net, const hardware::ChipParams& params, std::string model_name,
+             std::uint64_t seed, std::uint64_t chip_index);
+  ~AnalogChip() override;
+
+  const hardware::Mapping& mapping() const { return mapping_; }
+
+  // Sets the per-layer DAC ranges and per-tile ADC ranges from these images (run through the
+  // network with the target weights, on the calling thread).
+  void calibrate(const ImageSet& images);
+
+  // Drifts the chip to t_inference_s; `time_point` keys the read noise of this evaluation.
+  // Computes drift compensation from noisy readouts (never from the ideal weights).
+  void set_time(double t_inference_s, std::uint64_t time_point);
+
+  void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
+              const MatmulContext& ctx) const override;
+
+ private:
+  struct Calibrator;
+  // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range).
+  void quantize_inputs(const StripRows& x, int row0, int rows, float x_range, float* packed,
+                       float* packed_sq) const;
+
+  const Network* net_;
+  hardware::ChipParams params_;
+  std::uint64_t seed_;
+  std::uint64_t chip_;
+  std::uint64_t time_point_ = 0;
+  std::unique_ptr<physics::DeviceModel> device_;
+  hardware::Mapping mapping_;
+  std::vector<hardware::AnalogTile> tiles_;    // one per mapping block, same order
+  std::vector<std::vector<int>> layer_tiles_;  // per dense layer: its tiles
+  std::vector<float> x_range_;                 // per dense layer
+};
+
+}  // namespace aimc::network

@@ -1,0 +1,314 @@
+#include "physics/device_model.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace aimc::physics {
+
+namespace detail {
+
+// f(r) = clamp(a·ln r + b, lo, hi) for r < knee, else p0 + p1·r + p2·r² + p3·r³, with r = g/g_max.
+// Every ν and Q_s fit of aihwkit has this shape; a single-branch fit has knee = +∞.
+struct LogKnee {
+  double knee;
+  double a;
+  double b;
+  double lo;
+  double hi;
+  std::array<double, 4> poly;
+};
+
+struct Fit {
+  double g_max_uS;  // published g_max, also the reference the σ_prog polynomial was fitted at
+  double t0_s;
+  double t_read_s;
+  std::array<double, 4> prog;  // σ_prog(x) = Σ prog[i]·xⁱ µS, x = g_T/g_max (at g_max = g_max_uS)
+  LogKnee nu_mean;
+  LogKnee nu_std;
+  LogKnee q_s;         // hermes only
+  bool q_s_power_law;  // pcm: Q_s = min(0.0088 / max(r^0.65, 1e-3), 0.2)
+};
+
+namespace {
+
+constexpr double k_inf = std::numeric_limits<double>::infinity();
+
+// aihwkit HermesNoiseModel (src/aihwkit/inference/noise/hermes.py), fitted on the HERMES chip's
+// PCM (Le Gallo et al., Nature Electronics 6, 680 (2023); Khaddam-Aljameh et al., JSSC 2022) with
+// the methodology of Nandakumar et al., ICECS 2019. num_devices = 1: g_max 10.35 µS, t_0 200 s;
+// num_devices = 2 (multi-device unit cell, Vasilopoulos et al., TED 2023): g_max 20.7 µS,
+// t_0 300 s; t_read 512 ns for both. prog_coeff and its g_max reference, and the branch points,
+// slopes, clamps and polynomials of mu_drift, sig_drift (generate_drift_coefficients) and q_s
+// (apply_drift_noise_to_conductance) are copied digit for digit.
+constexpr Fit k_hermes_1{
+    .g_max_uS = 10.35,
+    .t0_s = 200.0,
+    .t_read_s = 512e-9,
+    .prog = {0.15781817, 2.32443916, -2.16310839, 0.68841818},
+    .nu_mean = {0.0945, -0.0387, -0.0182, 0.0720, 0.13, {0.0736, -0.0126, -0.0436, 0.0}},
+    .nu_std = {0.3039, -0.0120, -0.0023, 0.0124, 0.04, {0.0104, 0.0116, -0.0165, 0.0}},
+    .q_s = {0.1591, -0.0078, 0.0038, 0.0179, 0.04, {0.0088, 0.0768, -0.1352, 0.0664}},
+    .q_s_power_law = false,
+};
+
+constexpr Fit k_hermes_2{
+    .g_max_uS = 20.7,
+    .t0_s = 300.0,
+    .t_read_s = 512e-9,
+    .prog = {0.16603222, 4.71806468, -8.48101252, 4.68961419},
+    .nu_mean = {0.0945, -0.0387, -0.0182, 0.0720, 0.13, {0.0736, -0.0126, -0.0436, 0.0}},
+    .nu_std = {0.3055, -0.0117, -0.0057, 0.0091, 0.04, {0.0073, 0.0093, -0.0118, 0.0}},
+    .q_s = {0.16, -0.0117, -0.0069, 0.015, 0.04, {0.0123, 0.0211, -0.0280, 0.0069}},
+    .q_s_power_law = false,
+};
+
+// aihwkit PCMLikeNoiseModel (src/aihwkit/inference/noise/pcm.py), the model of Nandakumar et al.,
+// ICECS 2019, fitted on a 1-million-device PCM array (Joshi et al., Nature Communications 11, 2473
+// (2020)); also docs/source/pcm_inference.rst. prog_coeff (0.26348, 1.9650, -1.1731) at reference
+// g_max 25 µS, t_0 20 s, t_read 250 ns; mu_drift = clamp(-0.0155·ln r + 0.0244, 0.049, 0.1),
+// sig_drift = clamp(-0.0125·ln r - 0.0059, 0.008, 0.045) over the whole range (no knee). There is
+// one fit for 1 and 2 devices per polarity; 2 only doubles the default g_max (DeviceParams).
+constexpr Fit k_pcm{
+    .g_max_uS = 25.0,
+    .t0_s = 20.0,
+    .t_read_s = 250e-9,
+    .prog = {0.26348, 1.9650, -1.1731, 0.0},
+    .nu_mean = {k_inf, -0.0155, 0.0244, 0.049, 0.1, {0.0, 0.0, 0.0, 0.0}},
+    .nu_std = {k_inf, -0.0125, -0.0059, 0.008, 0.045, {0.0, 0.0, 0.0, 0.0}},
+    .q_s = {k_inf, 0.0, 0.0, 0.0, 0.0, {0.0, 0.0, 0.0, 0.0}},
+    .q_s_power_law = true,
+};
+
+}  // namespace
+}  // namespace detail
+
+namespace {
+
+using detail::Fit;
+using detail::LogKnee;
+
+// aihwkit floors g/g_max at _ZERO_CLIP = 1e-7 before taking its logarithm (hermes.py, pcm.py).
+// It does so for ν only; for Q_s the floor changes nothing, because every Q_s fit is already at its
+// upper clamp there, and it keeps log(0) out of the loop.
+constexpr double k_zero_clip = 1e-7;
+
+const Fit& fit_for(DeviceKind kind, int devices_per_polarity) {
+  if (kind == DeviceKind::hermes)
+    return devices_per_polarity == 1 ? detail::k_hermes_1 : detail::k_hermes_2;
+  return detail::k_pcm;
+}
+
+inline double eval(const LogKnee& f, double r) {
+  if (r < f.knee) return std::clamp(f.a * std::log(r) + f.b, f.lo, f.hi);
+  return ((f.poly[3] * r + f.poly[2]) * r + f.poly[1]) * r + f.poly[0];
+}
+
+inline double relative(double g_uS, double inv_g_max) {
+  return std::max(std::abs(g_uS) * inv_g_max, k_zero_clip);
+}
+
+// Q_s of the 1/f read noise, r = |g_prog|/g_max floored at 1e-7.
+inline double q_s(const Fit& f, double r) {
+  if (f.q_s_power_law) return std::min(0.0088 / std::max(std::pow(r, 0.65), 1e-3), 0.2);
+  return eval(f.q_s, r);
+}
+
+// The programming-noise polynomial may turn negative beyond g_max (pcm: above 1.89·g_max), where
+// aihwkit's published form max(σ, 0) (docs/source/pcm_inference.rst) turns the noise off.
+inline double prog_std(const std::array<double, 4>& c, double x) {
+  return std::max(((c[3] * x + c[2]) * x + c[1]) * x + c[0], 0.0);
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+void require_non_negative(double v, const char* key) {
+  if (!(v >= 0.0) || !std::isfinite(v))
+    throw Error(std::string("device.") + key + " = " + number(v) +
+                ", expected a non-negative number");
+}
+
+void require_positive_seconds(double v, const char* key) {
+  if (!(v > 0.0) || !std::isfinite(v))
+    throw Error(std::string("device.") + key + " = " + number(v) +
+                ", expected a positive number of seconds");
+}
+
+void check_t_inference(double t) {
+  if (!(t >= 0.0) || !std::isfinite(t))
+    throw Error("t_inference_s = " + number(t) + ", expected a non-negative number of seconds");
+}
+
+void check_size(std::size_t got, std::size_t want, const char* what, const char* name) {
+  if (got != want)
+    throw Error(std::string("DeviceModel::") + what + ": " + name + " has " + std::to_string(got) +
+                " elements, expected " + std::to_string(want));
+}
+
+}  // namespace
+
+bool device_kind_from_name(const std::string& name, DeviceKind& kind) {
+  if (name == "hermes") {
+    kind = DeviceKind::hermes;
+    return true;
+  }
+  if (name == "pcm") {
+    kind = DeviceKind::pcm;
+    return true;
+  }
+  return false;
+}
+
+const char* device_kind_name(DeviceKind kind) {
+  switch (kind) {
+    case DeviceKind::hermes:
+      return "hermes";
+    case DeviceKind::pcm:
+      return "pcm";
+  }
+  return "unknown";
+}
+
+DeviceParams DeviceParams::defaults(DeviceKind kind, int devices_per_polarity) {
+  DeviceParams p;
+  p.kind = kind;
+  p.devices_per_polarity = devices_per_polarity;
+  if (devices_per_polarity != 1 && devices_per_polarity != 2) return p;  // validate() says why
+  const Fit& f = fit_for(kind, devices_per_polarity);
+  // hermes: the published g_max is already that of the 1- or 2-device cell; pcm: one device.
+  p.g_max_uS = kind == DeviceKind::hermes ? f.g_max_uS : f.g_max_uS * devices_per_polarity;
+  p.t0_s = f.t0_s;
+  p.t_read_s = f.t_read_s;
+  return p;
+}
+
+void DeviceParams::validate() const {
+  if (kind != DeviceKind::hermes && kind != DeviceKind::pcm)
+    throw Error("device.kind = " + std::to_string(static_cast<int>(kind)) +
+                ", expected hermes or pcm");
+  if (devices_per_polarity != 1 && devices_per_polarity != 2)
+    throw Error("device.devices_per_polarity = " + std::to_string(devices_per_polarity) +
+                ", expected 1 or 2");
+  if (!(g_max_uS > 0.0) || !std::isfinite(g_max_uS))
+    throw Error("device.g_max_uS = " + number(g_max_uS) + ", expected a positive number");
+  // aihwkit asserts this too: the hermes fits stop at the largest conductance measured.
+  const double characterised = fit_for(kind, devices_per_polarity).g_max_uS;
+  if (kind == DeviceKind::hermes && g_max_uS > characterised)
+    throw Error("device.g_max_uS = " + number(g_max_uS) + ", expected a positive number <= " +
+                number(characterised) + " (hermes is characterised up to there with " +
+                std::to_string(devices_per_polarity) + " device(s) per polarity)");
+  require_positive_seconds(t_read_s, "t_read_s");
+  require_positive_seconds(t0_s, "t0_s");
+  // Keeps ln((t + t0 + t_read)/(2·t_read)) of the read noise non-negative for every t >= 0.
+  if (t0_s < t_read_s)
+    throw Error("device.t0_s = " + number(t0_s) +
+                ", expected at least device.t_read_s = " + number(t_read_s) + " seconds");
+  require_non_negative(prog_noise_scale, "prog_noise_scale");
+  require_non_negative(drift_nu_mean_scale, "drift_nu_mean_scale");
+  require_non_negative(drift_nu_std_scale, "drift_nu_std_scale");
+  require_non_negative(read_noise_scale, "read_noise_scale");
+}
+
+DeviceModel::DeviceModel(const DeviceParams& params) : params_(params) {
+  params_.validate();
+  fit_ = &fit_for(params_.kind, params_.devices_per_polarity);
+  inv_g_max_ = 1.0 / params_.g_max_uS;
+  // aihwkit multiplies σ_prog by g_max / prog_coeff_g_max_reference: the relative programming
+  // error stays that of the fit when g_max differs from the g_max the fit was made at.
+  const double to_uS = params_.g_max_uS / fit_->g_max_uS * params_.prog_noise_scale;
+  for (std::size_t i = 0; i < prog_coeff_uS_.size(); ++i)
+    prog_coeff_uS_[i] = fit_->prog[i] * to_uS;
+}
+
+double DeviceModel::prog_noise_std_uS(double g_target_uS) const {
+  return prog_std(prog_coeff_uS_, g_target_uS * inv_g_max_);
+}
+
+double DeviceModel::nu_mean(double g_target_uS) const {
+  return params_.drift_nu_mean_scale * eval(fit_->nu_mean, relative(g_target_uS, inv_g_max_));
+}
+
+double DeviceModel::nu_std(double g_target_uS) const {
+  return params_.drift_nu_std_scale * eval(fit_->nu_std, relative(g_target_uS, inv_g_max_));
+}
+
+// sqrt(ln((t + t_read)/(2·t_read))) with aihwkit's t = t_inference + t0: the 1/f noise integrated
+// over the bandwidth from 1/t to 1/(2·t_read) (aihwkit docs/source/pcm_inference.rst, "Read noise";
+// apply_drift_noise_to_conductance in hermes.py and pcm.py).
+double DeviceModel::read_time_factor(double t_inference_s) const {
+  check_t_inference(t_inference_s);
+  const double t = t_inference_s + params_.t0_s;
+  return std::sqrt(std::log((t + params_.t_read_s) / (2.0 * params_.t_read_s)));
+}
+
+double DeviceModel::read_noise_sigma(double g_prog_uS, double t_inference_s) const {
+  return params_.read_noise_scale * q_s(*fit_, relative(g_prog_uS, inv_g_max_)) *
+         read_time_factor(t_inference_s);
+}
+
+// aihwkit: t = t_inference + t0, g_drift = g_prog·(t/t0)^(-ν) for t > t0, else g_prog. As
+// exp(-ν·ln(t/t0)) this is exactly 1 at t_inference = 0, so both branches are one expression.
+double DeviceModel::drift_factor(double nu, double t_inference_s) const {
+  check_t_inference(t_inference_s);
+  return std::exp(-nu * std::log((t_inference_s + params_.t0_s) / params_.t0_s));
+}
+
+void DeviceModel::program(std::span<const float> g_target_uS, std::span<float> g_prog_uS,
+                          std::span<float> nu, RandomStream& rng) const {
+  check_size(g_prog_uS.size(), g_target_uS.size(), "program", "g_prog_uS");
+  check_size(nu.size(), g_target_uS.size(), "program", "nu");
+  const Fit& f = *fit_;
+  const auto c = prog_coeff_uS_;
+  const double mean_scale = params_.drift_nu_mean_scale;
+  const double std_scale = params_.drift_nu_std_scale;
+  const double inv_g_max = inv_g_max_;
+  for (std::size_t i = 0; i < g_target_uS.size(); ++i) {
+    const double g = static_cast<double>(g_target_uS[i]);
+    const double z_prog = rng.normal();
+    const double z_nu = rng.normal();
+    // aihwkit clamps the programmed conductance at 0: "no negative conductances allowed".
+    g_prog_uS[i] = static_cast<float>(std::max(g + prog_std(c, g * inv_g_max) * z_prog, 0.0));
+    // ν is drawn from the target, not the programmed conductance, as in aihwkit
+    // (generate_drift_coefficients(g_target)); the fold |·| keeps it non-negative.
+    const double r = relative(g, inv_g_max);
+    nu[i] = static_cast<float>(
+        std::abs(mean_scale * eval(f.nu_mean, r) + std_scale * eval(f.nu_std, r) * z_nu));
+  }
+}
+
+void DeviceModel::drift(std::span<const float> g_prog_uS, std::span<const float> nu,
+                        double t_inference_s, std::span<float> g_drift_uS) const {
+  check_size(nu.size(), g_prog_uS.size(), "drift", "nu");
+  check_size(g_drift_uS.size(), g_prog_uS.size(), "drift", "g_drift_uS");
+  check_t_inference(t_inference_s);
+  const double log_ratio = std::log((t_inference_s + params_.t0_s) / params_.t0_s);
+  for (std::size_t i = 0; i < g_prog_uS.size(); ++i)
+    g_drift_uS[i] = static_cast<float>(static_cast<double>(g_prog_uS[i]) *
+                                       std::exp(-static_cast<double>(nu[i]) * log_ratio));
+}
+
+void DeviceModel::read(std::span<const float> g_drift_uS, std::span<const float> g_prog_uS,
+                       double t_inference_s, std::span<float> g_out_uS, RandomStream& rng) const {
+  check_size(g_prog_uS.size(), g_drift_uS.size(), "read", "g_prog_uS");
+  check_size(g_out_uS.size(), g_drift_uS.size(), "read", "g_out_uS");
+  const Fit& f = *fit_;
+  const double time_scale = params_.read_noise_scale * read_time_factor(t_inference_s);
+  const double inv_g_max = inv_g_max_;
+  for (std::size_t i = 0; i < g_drift_uS.size(); ++i) {
+    const double gd = static_cast<double>(g_drift_uS[i]);
+    const double sigma =
+        q_s(f, relative(static_cast<double>(g_prog_uS[i]), inv_g_max)) * time_scale;
+    // aihwkit: g_drift + |g_drift|·σ_n·z, then clamp(min=0).
+    g_out_uS[i] = static_cast<float>(std::max(gd + std::abs(gd) * sigma * rng.normal(), 0.0));
+  }
+}
+
+}  // namespace aimc::physics
