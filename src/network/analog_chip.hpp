@@ -26,6 +26,8 @@ class AnalogChip final : public MatmulBackend {
   ~AnalogChip() override;
 
   const hardware::Mapping& mapping() const { return mapping_; }
+  // The tile of mapping block b (for inspection and tests).
+  const hardware::AnalogTile& tile(std::size_t b) const { return tiles_.at(b); }
 
   // Sets the per-layer DAC ranges and per-tile ADC ranges from these images (run through the
   // network with the target weights, on the calling thread).

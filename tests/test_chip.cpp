@@ -1,0 +1,253 @@
+// The simulated chip: exactness with every non-ideality off, the cost of quantisation alone, the
+// read-noise modes against their variance formula, and independence from the thread count.
+
+#include <gtest/gtest.h>
+#include <tbb/global_control.h>
+
+#include <cmath>
+#include <random>
+
+#include "experiment/evaluate.hpp"
+#include "io/chip_config.hpp"
+#include "io/cifar10.hpp"
+#include "io/model_file.hpp"
+#include "network/analog_chip.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+using aimc::network::AnalogChip;
+using aimc::network::InferenceParams;
+using aimc::network::Model;
+using aimc::network::Network;
+
+const std::string k_configs = std::string(AIMC_SOURCE_DIR) + "/configs/chips/";
+
+std::int64_t count_correct(const std::vector<float>& logits, const aimc::network::ImageSet& set) {
+  std::int64_t correct = 0;
+  for (int i = 0; i < set.size(); ++i)
+    correct += aimc::experiment::argmax(&logits[i * 10], 10) == set.labels[i];
+  return correct;
+}
+
+struct Fixture {
+  Model model;
+  aimc::network::ImageSet test;
+  aimc::network::ImageSet calibration;
+};
+
+Fixture load(const std::string& name, int images, int calibration) {
+  return {aimc::io::read_model(aimc::test::models_dir() + "/" + name + ".h5"),
+          aimc::io::read_cifar10_test(aimc::test::data_dir() + "/cifar-10", images),
+          aimc::io::read_cifar10_train(aimc::test::data_dir() + "/cifar-10", calibration)};
+}
+
+#define REQUIRE_MODEL(name)                                               \
+  AIMC_REQUIRE_FILE(aimc::test::models_dir() + "/" + (name) + ".h5");     \
+  AIMC_REQUIRE_FILE(aimc::test::data_dir() + "/cifar-10/test_batch.bin"); \
+  AIMC_REQUIRE_FILE(aimc::test::data_dir() + "/cifar-10/data_batch_1.bin")
+
+InferenceParams chip_inference() {
+  InferenceParams p;
+  p.fold_batchnorm = false;  // BatchNorm is the local digital unit's affine on the chip
+  return p;
+}
+
+TEST(Chip, EveryNonIdealityOffGivesTheIdealCount) {
+  REQUIRE_MODEL("resnet20");
+  const auto f = load("resnet20", 1000, 64);
+  const auto params = aimc::io::read_chip_config(k_configs + "ideal.ini", {});
+  const Network ideal_net(f.model, {});
+  const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
+  const Network net(f.model, chip_inference());
+  AnalogChip chip(net, params, f.model.name, 1, 0);
+  chip.calibrate(f.calibration);
+  chip.set_time(3600.0, 1);  // drift is off in ideal.ini: time must change nothing
+  const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
+  EXPECT_EQ(count_correct(analog, f.test), count_correct(ideal, f.test));
+  double max_diff = 0;
+  double max_abs = 0;
+  for (std::size_t i = 0; i < ideal.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(double{analog[i]} - ideal[i]));
+    max_abs = std::max(max_abs, std::abs(double{ideal[i]}));
+  }
+  EXPECT_LT(max_diff / max_abs, 1e-4);
+}
+
+TEST(Chip, QuantisationAloneCostsAtMostOnePointOnResnet32) {
+  REQUIRE_MODEL("resnet32");
+  const auto f = load("resnet32", 2000, 64);
+  const auto params = aimc::io::read_chip_config(
+      k_configs + "hermes64.ini",
+      {"device.prog_noise_scale=0", "device.drift_nu_mean_scale=0", "device.drift_nu_std_scale=0",
+       "device.read_noise_scale=0", "drift.compensation=none"});
+  ASSERT_EQ(params.converters.dac_bits, 8);
+  ASSERT_EQ(params.converters.adc_bits, 8);
+  const Network ideal_net(f.model, {});
+  const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
+  const Network net(f.model, chip_inference());
+  AnalogChip chip(net, params, f.model.name, 1, 0);
+  chip.calibrate(f.calibration);
+  const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
+  const auto lost = count_correct(ideal, f.test) - count_correct(analog, f.test);
+  EXPECT_LE(lost, 20) << "8-bit DAC/ADC lost " << lost << " of 2000 images";
+  // Quantisation must change the logits, or the converters are not in the path at all.
+  EXPECT_NE(analog, ideal);
+}
+
+TEST(Chip, SameChipAnyThreadCount) {
+  REQUIRE_MODEL("resnet20");
+  const auto f = load("resnet20", 96, 16);
+  const auto params = aimc::io::read_chip_config(k_configs + "hermes64.ini", {});
+  const Network net(f.model, chip_inference());
+  std::vector<std::vector<float>> runs;
+  for (int threads : {1, 2}) {
+    const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+    AnalogChip chip(net, params, f.model.name, 7, 3);
+    chip.calibrate(f.calibration);
+    chip.set_time(86400.0, 2);
+    runs.push_back(net.infer(f.test.image(0), f.test.size(), chip));
+  }
+  EXPECT_EQ(runs[0], runs[1]);
+  // A different chip instance is a different sample.
+  AnalogChip other(net, params, f.model.name, 7, 4);
+  other.calibrate(f.calibration);
+  other.set_time(86400.0, 2);
+  EXPECT_NE(net.infer(f.test.image(0), f.test.size(), other), runs[0]);
+}
+
+// A single linear layer on a tiny input, so each output's read-noise variance has a closed form:
+// Var y_j = (x_range · s_j · α_j)² Σ_i x_n,i² σ²_n,ij.
+class ReadNoise : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    model_.name = "tiny";
+    model_.input = {3, 2, 2};
+    model_.num_classes = 4;
+    model_.preprocess.mean.assign(3, 0.5);
+    model_.preprocess.std.assign(3, 0.25);
+    aimc::network::Node in;
+    in.name = "input";
+    model_.nodes.push_back(in);
+    aimc::network::Node fc;
+    fc.name = "fc";
+    fc.op = aimc::network::OpType::linear;
+    fc.inputs = {0};
+    std::mt19937 rng(3);
+    std::uniform_real_distribution<float> u(-1.0F, 1.0F);
+    fc.tensors["weight"].shape = {4, 12};
+    for (int i = 0; i < 48; ++i)
+      fc.tensors["weight"].data.push_back(u(rng));
+    model_.nodes.push_back(fc);
+    model_.validate("tiny");
+    pixels_.resize(12);
+    for (int i = 0; i < 12; ++i)
+      pixels_[i] = static_cast<std::uint8_t>(20 * i + 7);
+    calibration_.shape = model_.input;
+    calibration_.classes = 4;
+    calibration_.labels = {0};
+    calibration_.pixels = pixels_;
+  }
+
+  aimc::hardware::ChipParams params(aimc::hardware::ReadNoiseMode mode) const {
+    auto p = aimc::io::read_chip_config(
+        k_configs + "ideal.ini",
+        {"device.read_noise_scale=1", "converters.dac_bits=8", "mapping.cores=1"});
+    p.read_noise_mode = mode;
+    return p;
+  }
+
+  Model model_;
+  std::vector<std::uint8_t> pixels_;
+  aimc::network::ImageSet calibration_;
+};
+
+// Expected per-output variance from the tile's own state and the DAC-quantised input.
+std::vector<double> expected_variance(const std::vector<std::uint8_t>& pixels,
+                                      const aimc::hardware::AnalogTile& tile) {
+  std::vector<double> x(12);
+  for (int c = 0; c < 3; ++c)
+    for (int p = 0; p < 4; ++p)
+      x[c * 4 + p] = (pixels[c * 4 + p] / 255.0 - 0.5) / 0.25;
+  const aimc::hardware::Quantizer dac{8, 1.0F};
+  std::vector<double> var(4, 0.0);
+  for (int j = 0; j < 4; ++j) {
+    const double gain = tile.x_range() * tile.column_scale()[j] * tile.compensation()[j];
+    for (int i = 0; i < 12; ++i) {
+      const double xn = dac.apply(static_cast<float>(x[i] / tile.x_range()));
+      var[j] += xn * xn * tile.variance_n()[i * 4 + j] * gain * gain;
+    }
+  }
+  return var;
+}
+
+void check_variance(const std::vector<std::vector<float>>& samples,
+                    const std::vector<double>& expected) {
+  const auto n = static_cast<double>(samples.size());
+  for (std::size_t j = 0; j < expected.size(); ++j) {
+    double mean = 0;
+    for (const auto& s : samples)
+      mean += s[j];
+    mean /= n;
+    double var = 0;
+    for (const auto& s : samples)
+      var += (s[j] - mean) * (s[j] - mean);
+    var /= n - 1;
+    // The sample variance of n normals has standard error var·sqrt(2/(n−1)); allow 5 of them.
+    EXPECT_NEAR(var, expected[j], 5 * expected[j] * std::sqrt(2 / (n - 1))) << "output " << j;
+    EXPECT_GT(expected[j], 0);
+  }
+}
+
+TEST_F(ReadNoise, PerMvmIsFreshOnEveryImageWithTheExpectedVariance) {
+  const auto p = params(aimc::hardware::ReadNoiseMode::per_mvm);
+  InferenceParams ip = chip_inference();
+  ip.batch_images = 64;
+  const Network net(model_, ip);
+  AnalogChip chip(net, p, "tiny", 5, 0);
+  chip.calibrate(calibration_);
+  chip.set_time(3600.0, 1);
+  // The expectation comes from a twin chip (same seed and index: a chip is a pure function of
+  // them), so the chip under test is only ever used through the network.
+  AnalogChip twin(net, p, "tiny", 5, 0);
+  twin.calibrate(calibration_);
+  twin.set_time(3600.0, 1);
+  const int n = 4000;
+  std::vector<std::uint8_t> many;
+  for (int i = 0; i < n; ++i)
+    many.insert(many.end(), pixels_.begin(), pixels_.end());
+  const auto logits = net.infer(many.data(), n, chip);
+  std::vector<std::vector<float>> samples;
+  for (int i = 0; i < n; ++i)
+    samples.emplace_back(logits.begin() + i * 4, logits.begin() + i * 4 + 4);
+  EXPECT_NE(samples[0], samples[1]);
+  check_variance(samples, expected_variance(pixels_, twin.tile(0)));
+}
+
+TEST_F(ReadNoise, PerEvaluationIsFixedWithinAnEvaluationAndVariesAcrossThem) {
+  const auto p = params(aimc::hardware::ReadNoiseMode::per_evaluation);
+  const Network net(model_, chip_inference());
+  AnalogChip chip(net, p, "tiny", 5, 0);
+  chip.calibrate(calibration_);
+  // Same image twice in one evaluation: identical outputs.
+  std::vector<std::uint8_t> two(pixels_);
+  two.insert(two.end(), pixels_.begin(), pixels_.end());
+  chip.set_time(3600.0, 1);
+  const auto pair = net.infer(two.data(), 2, chip);
+  EXPECT_TRUE(std::equal(pair.begin(), pair.begin() + 4, pair.begin() + 4));
+  // Across evaluations (time points), the variance of the per_mvm formula, as the noise is the
+  // same Gaussian applied once per device instead of once per MVM (clamping at 0 aside, which
+  // these conductances are far from).
+  const auto per_mvm = params(aimc::hardware::ReadNoiseMode::per_mvm);
+  AnalogChip twin(net, per_mvm, "tiny", 5, 0);
+  twin.calibrate(calibration_);
+  twin.set_time(3600.0, 1);
+  std::vector<std::vector<float>> samples;
+  for (int k = 0; k < 4000; ++k) {
+    chip.set_time(3600.0, 100 + k);
+    samples.push_back(net.infer(pixels_.data(), 1, chip));
+  }
+  check_variance(samples, expected_variance(pixels_, twin.tile(0)));
+}
+
+}  // namespace
