@@ -14,6 +14,7 @@ namespace po = boost::program_options;
 // aimc::Error for bad input; main() turns that into one "aimc: error: ..." line.
 int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 int cmd_import(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
+int cmd_map(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 
 // Parses `args` against `options` (and positionals), turning Boost's exceptions into aimc::Error

@@ -18,7 +18,9 @@ namespace {
 constexpr const char* k_usage = R"(usage: aimc <command> [options]
 
 Commands:
-  eval     evaluate a model on CIFAR-10 (--ideal: exact float32 software inference)
+  eval     evaluate a model on CIFAR-10: --ideal (exact float32) or --chip C.ini (one sampled
+           analog chip at --t-inference seconds)
+  map      show how a model's layers map onto the chip's cores
   import   convert a PyTorch state_dict (.npz/.pt) into an aimc model file (.h5)
   bench    measure GEMM peak, aimc inference speed, and the ratio to PyTorch
 
@@ -45,12 +47,13 @@ int main(int argc, char** argv) {
     if (command == "eval") return aimc::cli::cmd_eval(args, mpi);
     if (command == "import") return aimc::cli::cmd_import(args, mpi);
     if (command == "bench") return aimc::cli::cmd_bench(args, mpi);
+    if (command == "map") return aimc::cli::cmd_map(args, mpi);
     throw aimc::Error("unknown command '" + command +
-                      "', expected one of: eval, import, bench "
+                      "', expected one of: eval, import, map, bench "
                       "(see 'aimc --help')");
   } catch (const aimc::Error& e) {
     // Every rank reads the same inputs and fails the same way; one line is enough.
-    const bool known = command == "eval" || command == "import" || command == "bench";
+    const bool known = command == "eval" || command == "import" || command == "bench" || command == "map";
     if (mpi.is_root())
       std::cerr << (known ? "aimc " + command : std::string("aimc")) << ": error: " << e.what()
                 << '\n';

@@ -186,3 +186,59 @@ def test_cli_usage_errors(args, fragment):
         pytest.skip("AIMC_BIN not set: run through ctest")
     proc = subprocess.run([AIMC, *args], capture_output=True, text=True, timeout=60)
     assert_one_error(proc, fragment)
+
+
+CHIP = str(Path(__file__).resolve().parents[2] / "configs" / "chips" / "hermes64.ini")
+
+
+def run_map(model, *extra):
+    return subprocess.run([AIMC, "map", "--model", str(model), "--chip", CHIP, *extra],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_map_resnet20_fits_on_36_cores(good_model):
+    proc = run_map(good_model)
+    assert proc.returncode == 0, proc.stderr
+    assert "36 blocks on 36 / 64 cores" in proc.stdout
+    assert "layer3.2.conv2" in proc.stdout
+
+
+def test_map_resnet44_does_not_fit_one_layer_per_core():
+    if not AIMC:
+        pytest.skip("AIMC_BIN not set: run through ctest")
+    model = MODELS / "resnet44.h5"
+    need(model)
+    assert_one_error(run_map(model), "resnet44 needs 84 cores with one_layer_per_core",
+                     "the chip has 64", "packed")
+    packed = run_map(model, "--set", "mapping.strategy=packed")
+    assert packed.returncode == 0, packed.stderr
+    assert "84 blocks on" in packed.stdout
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("device.foo=1", "unrecognised option 'device.foo'"),
+    ("converters.dac_bits=abc", "'converters.dac_bits' is invalid"),
+    ("converters.dac_bits=40", "converters.dac_bits = 40, expected an integer in [0, 24]"),
+    ("noise.read_noise_mode=sometimes",
+     "noise.read_noise_mode = 'sometimes', expected one of: per_evaluation, per_mvm"),
+    ("device.devices_per_polarity=3", "device.devices_per_polarity = 3, expected 1 or 2"),
+    ("mapping.cores=0", "mapping.cores = 0, expected a positive integer"),
+    ("device.kind=rram", "device.kind = 'rram', expected one of: hermes, pcm"),
+    ("no_equals_sign", "expected section.key=value"),
+])
+def test_chip_config_errors(good_model, override, fragment):
+    assert_one_error(run_map(good_model, "--set", override), fragment)
+
+
+def test_chip_config_missing_file(good_model, tmp_path):
+    proc = subprocess.run([AIMC, "map", "--model", str(good_model), "--chip",
+                           str(tmp_path / "none.ini")], capture_output=True, text=True)
+    assert_one_error(proc, "none.ini: cannot open chip configuration")
+
+
+def test_chip_config_syntax_error(good_model, tmp_path):
+    bad = tmp_path / "bad.ini"
+    bad.write_text("[device]\nkind hermes\n")
+    proc = subprocess.run([AIMC, "map", "--model", str(good_model), "--chip", str(bad)],
+                          capture_output=True, text=True)
+    assert_one_error(proc, str(bad))
