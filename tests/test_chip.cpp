@@ -169,7 +169,7 @@ std::vector<double> expected_variance(const std::vector<std::uint8_t>& pixels,
   for (int c = 0; c < 3; ++c)
     for (int p = 0; p < 4; ++p)
       x[c * 4 + p] = (pixels[c * 4 + p] / 255.0 - 0.5) / 0.25;
-  const aimc::hardware::Quantizer dac{8, 1.0F};
+  const aimc::hardware::Quantizer dac(8, 1.0F);
   std::vector<double> var(4, 0.0);
   for (int j = 0; j < 4; ++j) {
     const double gain = tile.x_range() * tile.column_scale()[j] * tile.compensation()[j];

@@ -14,8 +14,8 @@ int cmd_map(const std::vector<std::string>& args, const experiment::MpiSession& 
   std::string chip_path;
   std::vector<std::string> overrides;
   po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "model", po::value(&model_path)->required(), "aimc model file (.h5)")(
+  opts.add_options()("help,h", "show this help")("model", po::value(&model_path)->required(),
+                                                 "aimc model file (.h5)")(
       "chip", po::value(&chip_path)->required(), "chip configuration (.ini)")(
       "set", po::value(&overrides)->composing(), "override a key: --set section.key=value")(
       "json", po::bool_switch()->default_value(false), "print one JSON object");
@@ -30,7 +30,8 @@ int cmd_map(const std::vector<std::string>& args, const experiment::MpiSession& 
   const network::Network net(model, inference);
   std::vector<hardware::LayerShape> shapes;
   for (const auto& d : net.dense_layers())
-    shapes.push_back({d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
+    shapes.push_back(
+        {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
   const hardware::Mapping mapping = hardware::map_layers(model.name, shapes, params.mapping);
   if (mpi.is_root()) std::cout << (vm["json"].as<bool>() ? mapping.json() + "\n" : mapping.table());
   return 0;

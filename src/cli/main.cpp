@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
                       "(see 'aimc --help')");
   } catch (const aimc::Error& e) {
     // Every rank reads the same inputs and fails the same way; one line is enough.
-    const bool known = command == "eval" || command == "import" || command == "bench" || command == "map";
+    const bool known =
+        command == "eval" || command == "import" || command == "bench" || command == "map";
     if (mpi.is_root())
       std::cerr << (known ? "aimc " + command : std::string("aimc")) << ": error: " << e.what()
                 << '\n';

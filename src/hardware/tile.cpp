@@ -5,14 +5,6 @@
 
 namespace aimc::hardware {
 
-float Quantizer::apply(float v) const {
-  if (bits == 0) return v;
-  const float levels = static_cast<float>((1 << (bits - 1)) - 1);
-  const float step = bound / levels;
-  const float q = std::nearbyint(v / step);
-  return std::clamp(q, -levels, levels) * step;
-}
-
 AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
                        const ChipParams& params, const physics::DeviceModel& device,
                        const StreamKey& programming_key)

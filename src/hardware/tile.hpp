@@ -1,5 +1,7 @@
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -67,11 +69,27 @@ class AnalogTile {
 };
 
 // Symmetric uniform quantiser with 2^(bits−1) − 1 levels on each side of zero over [−bound,
-// bound], saturating outside; bits = 0 leaves the value exact (only the saturation is skipped).
-struct Quantizer {
-  int bits = 0;
-  float bound = 1.0F;
-  float apply(float v) const;
+// bound], saturating outside; bits = 0 leaves the value exact (no saturation either). Inline and
+// branch-free: it runs once per DAC input and once per ADC output of every MVM.
+class Quantizer {
+ public:
+  Quantizer(int bits, float bound)
+      : exact_(bits == 0),
+        levels_(bits == 0 ? 0.0F : static_cast<float>((1 << (bits - 1)) - 1)),
+        step_(bits == 0 ? 1.0F : bound / levels_),
+        inv_step_(1.0F / step_) {}
+  float apply(float v) const {
+    if (exact_) return v;
+    // Round half to even (the FPU's default mode), as a converter's comparator ladder would
+    // resolve a tie either way.
+    return std::nearbyint(std::clamp(v * inv_step_, -levels_, levels_)) * step_;
+  }
+
+ private:
+  bool exact_;
+  float levels_;
+  float step_;
+  float inv_step_;
 };
 
 }  // namespace aimc::hardware

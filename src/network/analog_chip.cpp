@@ -122,7 +122,7 @@ void AnalogChip::set_time(double t_inference_s, std::uint64_t time_point) {
 
 void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x_range,
                                  float* packed, float* packed_sq) const {
-  const hardware::Quantizer dac{params_.converters.dac_bits, 1.0F};
+  const hardware::Quantizer dac(params_.converters.dac_bits, 1.0F);
   const float inv = 1.0F / x_range;
   for (std::int64_t s = 0; s < x.strips(); ++s) {
     const float* lo = x.half[2 * s];
@@ -183,7 +183,7 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
         StreamKey{seed_, time_point_, chip_, static_cast<std::uint32_t>(t), Purpose::output_noise},
         (static_cast<std::uint64_t>(ctx.first_image) << 36) +
             (static_cast<std::uint64_t>(ctx.row0) << 16));
-    const hardware::Quantizer adc{params_.converters.adc_bits, tile.z_bound()};
+    const hardware::Quantizer adc(params_.converters.adc_bits, tile.z_bound());
     for (int j = 0; j < blk.cols; ++j) {
       const float gain = x_range * tile.column_scale()[j] * tile.compensation()[j];
       float* yj = y + (blk.col0 + j) * ld_y;
@@ -193,7 +193,7 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
         float zr = zj[r];
         if (noisy) {
           const double var = (vj != nullptr ? vj[r] : 0.0) + out_sd * out_sd;
-          zr += static_cast<float>(std::sqrt(var) * rng.normal());
+          zr += static_cast<float>(std::sqrt(var)) * rng.normal_f();
         }
         yj[r] += adc.apply(zr) * gain;
       }
