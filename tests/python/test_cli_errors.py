@@ -242,3 +242,13 @@ def test_chip_config_syntax_error(good_model, tmp_path):
     proc = subprocess.run([AIMC, "map", "--model", str(good_model), "--chip", str(bad)],
                           capture_output=True, text=True)
     assert_one_error(proc, str(bad))
+
+
+@pytest.mark.parametrize("config", ["chips/hermes64.ini", "chips/ideal.ini",
+                                    "devices/hermes.ini", "devices/pcm.ini"])
+def test_bundled_chip_configs_parse(good_model, config):
+    path = Path(__file__).resolve().parents[2] / "configs" / config
+    proc = subprocess.run([AIMC, "map", "--model", str(good_model), "--chip", str(path)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "36 blocks on 36 / 64 cores" in proc.stdout
