@@ -251,3 +251,130 @@ TEST_F(ReadNoise, PerEvaluationIsFixedWithinAnEvaluationAndVariesAcrossThem) {
 }
 
 }  // namespace
+
+namespace {
+
+// A 256 × 256 block of weights spread over [-1, 1].
+std::vector<float> block_weights() {
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> u(-1.0F, 1.0F);
+  std::vector<float> w(256 * 256);
+  for (float& v : w)
+    v = u(rng);
+  return w;
+}
+
+aimc::hardware::AnalogTile make_tile(const aimc::hardware::ChipParams& p,
+                                     const aimc::physics::DeviceModel& device,
+                                     const std::vector<float>& w) {
+  return {
+      w.data(), 256, 256, 256, p, device, aimc::StreamKey{3, 0, 0, 9, aimc::Purpose::programming}};
+}
+
+TEST(Tile, StuckDevicesAppearAtTheConfiguredRate) {
+  auto p =
+      aimc::io::read_chip_config(k_configs + "hermes64.ini",
+                                 {"faults.stuck_fraction=0.02", "faults.stuck_at_gmax_share=0.25"});
+  const aimc::physics::DeviceModel device(p.device);
+  const auto w = block_weights();
+  const auto tile = make_tile(p, device, w);
+  const double g_max = p.device.g_max_uS;
+  std::int64_t stuck = 0;
+  std::int64_t at_max = 0;
+  for (bool pos : {true, false}) {
+    for (std::size_t k = 0; k < w.size(); ++k) {
+      const float g = tile.programmed(pos)[k];
+      const bool frozen = tile.drift_exponent(pos)[k] == 0.0F;
+      if (frozen && (g == 0.0F || g == static_cast<float>(g_max))) {
+        ++stuck;
+        at_max += g != 0.0F;
+      }
+    }
+  }
+  const double n = 2.0 * 256 * 256;
+  // Binomial counts; 5 standard deviations.
+  EXPECT_NEAR(stuck, 0.02 * n, 5 * std::sqrt(n * 0.02 * 0.98));
+  EXPECT_NEAR(at_max, 0.25 * stuck, 5 * std::sqrt(stuck * 0.25 * 0.75));
+}
+
+TEST(Tile, ProgramAndVerifyBringsDevicesWithinTolerance) {
+  auto one = aimc::io::read_chip_config(k_configs + "hermes64.ini", {});
+  auto it =
+      aimc::io::read_chip_config(k_configs + "hermes64.ini", {"programming.method=iterative"});
+  const aimc::physics::DeviceModel device(one.device);
+  const auto w = block_weights();
+  const auto a = make_tile(one, device, w);
+  const auto b = make_tile(it, device, w);
+  const double g_max = one.device.g_max_uS;
+  const double tol = 5.0 * g_max / 127.0;  // 5 counts of an 8-bit ADC over g_max
+  std::int64_t outside_one = 0;
+  std::int64_t outside_it = 0;
+  for (int i = 0; i < 256; ++i) {
+    for (int j = 0; j < 256; ++j) {
+      const float v = w[i * 256 + j];
+      const double target = std::abs(v) / a.column_scale()[j] * g_max;
+      const std::size_t k = static_cast<std::size_t>(i) * 256 + j;
+      const bool pos = v > 0;
+      outside_one += std::abs(a.programmed(pos)[k] - target) > tol;
+      outside_it += std::abs(b.programmed(pos)[k] - target) > tol;
+    }
+  }
+  EXPECT_GT(outside_one, 1000);  // one-shot errors often exceed 5 counts
+  // After up to 30 iterations, a device stays outside only if all 30 draws missed.
+  EXPECT_LT(outside_it, 50);
+  EXPECT_GT(b.verify_iterations(), 0);
+  EXPECT_EQ(a.verify_iterations(), 0);
+}
+
+TEST(Tile, AdcMismatchHasTheConfiguredSpreadAndCalibrationLeavesTheResidual) {
+  const auto raw =
+      aimc::io::read_chip_config(k_configs + "hermes64.ini", {"converters.adc_calibration=false",
+                                                              "converters.adc_gain_sigma=0.2",
+                                                              "converters.adc_offset_sigma=0.05"});
+  const auto cal = aimc::io::read_chip_config(
+      k_configs + "hermes64.ini",
+      {"converters.adc_gain_sigma=0.2", "converters.adc_residual_gain_sigma=0.07"});
+  const aimc::physics::DeviceModel device(raw.device);
+  const auto w = block_weights();
+  for (const auto& [params, gain_sd, offset_sd] :
+       {std::tuple{raw, 0.2, 0.05}, std::tuple{cal, 0.07, 0.0}}) {
+    const auto tile = make_tile(params, device, w);
+    double m = 0;
+    double q = 0;
+    double oq = 0;
+    for (int j = 0; j < 256; ++j) {
+      m += tile.adc_gain()[j];
+      q += (tile.adc_gain()[j] - 1.0) * (tile.adc_gain()[j] - 1.0);
+      oq += tile.adc_offset()[j] * tile.adc_offset()[j];
+    }
+    const double n = 256;
+    // Sample standard deviation of n normals: standard error σ/sqrt(2n); 5 of them.
+    EXPECT_NEAR(std::sqrt(q / n), gain_sd, 5 * gain_sd / std::sqrt(2 * n));
+    EXPECT_NEAR(m / n, 1.0, 5 * gain_sd / std::sqrt(n));
+    if (offset_sd > 0) {
+      EXPECT_NEAR(std::sqrt(oq / n), offset_sd, 5 * offset_sd / std::sqrt(2 * n));
+    } else {
+      EXPECT_EQ(oq, 0.0);
+    }
+  }
+}
+
+TEST(Chip, DigitalLastLayerLeavesTheLinearOffTheCores) {
+  REQUIRE_MODEL("resnet20");
+  const auto f = load("resnet20", 64, 16);
+  const Network net(f.model, chip_inference());
+  const auto analog = aimc::io::read_chip_config(k_configs + "ideal.ini", {});
+  const auto digital =
+      aimc::io::read_chip_config(k_configs + "ideal.ini", {"mapping.last_layer=digital"});
+  AnalogChip a(net, analog, f.model.name, 1, 0);
+  AnalogChip d(net, digital, f.model.name, 1, 0);
+  EXPECT_EQ(a.mapping().blocks.size(), 36U);
+  EXPECT_EQ(d.mapping().blocks.size(), 35U);
+  d.calibrate(f.calibration);
+  const Network ideal_net(f.model, {});
+  const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
+  EXPECT_EQ(count_correct(net.infer(f.test.image(0), f.test.size(), d), f.test),
+            count_correct(ideal, f.test));
+}
+
+}  // namespace

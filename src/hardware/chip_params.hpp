@@ -19,13 +19,19 @@ enum class WeightScaling { per_column, per_core };
 // Drift compensation (aihwkit GlobalDriftCompensation; Joshi et al. 2020): a readout of a fixed
 // input at programming time and at t gives α = ref / now, applied digitally.
 enum class DriftCompensation { none, global, per_column };
+// One-shot statistical programming, or iterative program-and-verify as on the chip: re-program a
+// device until its read-back conductance is within a tolerance of the target (Le Gallo et al.
+// 2023, Methods: at most 30 iterations, a 5-ADC-count margin).
+enum class ProgrammingMethod { one_shot, iterative };
 
 bool read_noise_mode_from_name(const std::string& s, ReadNoiseMode& out);
 bool weight_scaling_from_name(const std::string& s, WeightScaling& out);
 bool drift_compensation_from_name(const std::string& s, DriftCompensation& out);
+bool programming_method_from_name(const std::string& s, ProgrammingMethod& out);
 const char* name_of(ReadNoiseMode m);
 const char* name_of(WeightScaling m);
 const char* name_of(DriftCompensation m);
+const char* name_of(ProgrammingMethod m);
 
 struct ConverterParams {
   // Signed pulse-width-modulated inputs: 8 bits on the chip (Le Gallo et al. 2023; HERMES core,
@@ -39,6 +45,37 @@ struct ConverterParams {
   // the margin.
   double adc_percentile = 99.99;
   double adc_range_margin = 1.0;
+  // Per-column ADC gain and offset mismatch, sampled once per chip: gain 1 + σ_g·N(0,1), offset
+  // σ_o·N(0,1) times the ADC range. With adc_calibration on, the local digital unit calibrates
+  // them away up to the residual spreads (HERMES core, Khaddam-Aljameh et al. JSSC 2022, report
+  // a residual gain spread of about 7 % after calibration); off, the raw spreads apply.
+  double adc_gain_sigma = 0.0;
+  double adc_offset_sigma = 0.0;
+  bool adc_calibration = true;
+  double adc_residual_gain_sigma = 0.0;
+  double adc_residual_offset_sigma = 0.0;
+  double effective_gain_sigma() const {
+    return adc_calibration ? adc_residual_gain_sigma : adc_gain_sigma;
+  }
+  double effective_offset_sigma() const {
+    return adc_calibration ? adc_residual_offset_sigma : adc_offset_sigma;
+  }
+  void validate() const;
+};
+
+struct ProgrammingParams {
+  ProgrammingMethod method = ProgrammingMethod::one_shot;
+  int max_iterations = 30;        // Le Gallo et al. 2023, Methods
+  double tolerance_counts = 5.0;  // margin in ADC counts (Le Gallo et al. 2023, Methods)
+  WeightScaling weight_scaling = WeightScaling::per_column;
+  void validate() const;
+};
+
+// Device yield: a fraction of unit-cell devices stuck, at 0 or at g_max, sampled once per chip.
+// The chip had more than 99 % working unit cells on 63 of its 64 cores (Le Gallo et al. 2023).
+struct FaultParams {
+  double stuck_fraction = 0.0;
+  double stuck_at_gmax_share = 0.5;  // of the stuck devices, the share stuck at g_max
   void validate() const;
 };
 
@@ -49,7 +86,10 @@ struct ChipParams {
   ReadNoiseMode read_noise_mode = ReadNoiseMode::per_mvm;
   // Additive Gaussian noise at the ADC input, per MVM, as a fraction of the tile's output range.
   double output_noise_fraction = 0.0;
-  WeightScaling weight_scaling = WeightScaling::per_column;
+  ProgrammingParams programming;
+  FaultParams faults;
+  // The final linear layer on the global digital unit (exact) instead of a core.
+  bool digital_last_layer = false;
   DriftCompensation drift_compensation = DriftCompensation::global;
   // Training images used to calibrate the DAC and ADC ranges.
   int calibration_images = 64;

@@ -14,7 +14,7 @@ AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
   for (int i = 0; i < rows; ++i)
     for (int j = 0; j < cols; ++j)
       scale_[j] = std::max(scale_[j], std::abs(w[i * ld_w + j]));
-  if (params.weight_scaling == WeightScaling::per_core) {
+  if (params.programming.weight_scaling == WeightScaling::per_core) {
     const float m = *std::max_element(scale_.begin(), scale_.end());
     std::fill(scale_.begin(), scale_.end(), m);
   }
@@ -40,7 +40,67 @@ AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
   RandomStream rng(programming_key);
   device.program(target_pos, g_prog_pos_, nu_pos_, rng);
   device.program(target_neg, g_prog_neg_, nu_neg_, rng);
+  if (params.programming.method == ProgrammingMethod::iterative) {
+    StreamKey key = programming_key;
+    key.purpose = Purpose::program_verify;
+    RandomStream verify(key);
+    verify_iterations_ = program_and_verify(target_pos, g_prog_pos_, verify) +
+                         program_and_verify(target_neg, g_prog_neg_, verify);
+  }
+  if (params.faults.stuck_fraction > 0) {
+    StreamKey key = programming_key;
+    key.purpose = Purpose::faults;
+    RandomStream faults(key);
+    stick(g_prog_pos_, nu_pos_, faults);
+    stick(g_prog_neg_, nu_neg_, faults);
+  }
+  // ADC mismatch of this tile's columns, fixed for the chip's life.
+  adc_gain_.assign(cols, 1.0F);
+  adc_offset_.assign(cols, 0.0F);
+  const double gain_sd = params.converters.effective_gain_sigma();
+  const double offset_sd = params.converters.effective_offset_sigma();
+  if (gain_sd > 0 || offset_sd > 0) {
+    StreamKey key = programming_key;
+    key.purpose = Purpose::adc_mismatch;
+    RandomStream adc(key);
+    for (int j = 0; j < cols; ++j) {
+      adc_gain_[j] = static_cast<float>(1.0 + gain_sd * adc.normal());
+      adc_offset_[j] = static_cast<float>(offset_sd * adc.normal());
+    }
+  }
   alpha_.assign(cols, 1.0F);
+}
+
+std::int64_t AnalogTile::program_and_verify(const std::vector<float>& target, std::vector<float>& g,
+                                            RandomStream& rng) const {
+  // The verify read resolves conductance with the ADC: a tolerance of m counts of a
+  // (2^(b−1) − 1)-level converter spanning g_max is m·g_max / (2^(b−1) − 1).
+  const int bits = params_->converters.adc_bits > 0 ? params_->converters.adc_bits : 8;
+  const double g_max = device_->params().g_max_uS;
+  const double tol = params_->programming.tolerance_counts * g_max / ((1 << (bits - 1)) - 1);
+  std::int64_t iterations = 0;
+  for (std::size_t k = 0; k < g.size(); ++k) {
+    // Each further iteration re-programs the device: a fresh programming error around the
+    // target, until the read-back is within tolerance or the iterations run out.
+    const double sd = device_->prog_noise_std_uS(target[k]);
+    for (int it = 1; it < params_->programming.max_iterations && std::abs(g[k] - target[k]) > tol;
+         ++it, ++iterations)
+      g[k] = static_cast<float>(std::max(target[k] + sd * rng.normal(), 0.0));
+  }
+  return iterations;
+}
+
+void AnalogTile::stick(std::vector<float>& g, std::vector<float>& nu, RandomStream& rng) const {
+  const double g_max = device_->params().g_max_uS;
+  for (std::size_t k = 0; k < g.size(); ++k) {
+    const double u = rng.uniform();
+    const double side = rng.uniform();  // drawn for every device, so streams stay aligned
+    if (u < params_->faults.stuck_fraction) {
+      // A stuck device holds its state: it neither follows programming nor drifts.
+      g[k] = side < params_->faults.stuck_at_gmax_share ? static_cast<float>(g_max) : 0.0F;
+      nu[k] = 0.0F;
+    }
+  }
 }
 
 double AnalogTile::weight_scale_max() const {

@@ -46,11 +46,25 @@ class AnalogTile {
   const std::vector<float>& weight_n() const { return w_n_; }      // rows × cols, row-major
   const std::vector<float>& variance_n() const { return var_n_; }  // same; empty unless per_mvm
   const std::vector<float>& column_scale() const { return scale_; }
+  const std::vector<float>& adc_gain() const { return adc_gain_; }
+  const std::vector<float>& adc_offset() const { return adc_offset_; }  // × the ADC range
+  // Programmed conductances (µS) and drift exponents of one polarity, rows × cols row-major.
+  const std::vector<float>& programmed(bool positive) const {
+    return positive ? g_prog_pos_ : g_prog_neg_;
+  }
+  const std::vector<float>& drift_exponent(bool positive) const {
+    return positive ? nu_pos_ : nu_neg_;
+  }
+  // Re-programming iterations that program-and-verify needed beyond the first (both polarities).
+  std::int64_t verify_iterations() const { return verify_iterations_; }
   const std::vector<float>& compensation() const { return alpha_; }
   float x_range() const { return x_range_; }
   float z_bound() const { return z_bound_; }
 
  private:
+  std::int64_t program_and_verify(const std::vector<float>& target, std::vector<float>& g,
+                                  RandomStream& rng) const;
+  void stick(std::vector<float>& g, std::vector<float>& nu, RandomStream& rng) const;
   void fill_readout(const std::vector<float>& pos, const std::vector<float>& neg, double inv_g_max);
 
   int rows_;
@@ -64,6 +78,9 @@ class AnalogTile {
   std::vector<float> var_n_;
   std::vector<float> alpha_;
   std::vector<double> readout_;
+  std::vector<float> adc_gain_;
+  std::vector<float> adc_offset_;
+  std::int64_t verify_iterations_ = 0;
   float x_range_ = 1.0F;
   float z_bound_ = 0.0F;
 };

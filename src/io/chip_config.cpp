@@ -39,6 +39,17 @@ po::options_description chip_options() {
           "programming.weight_scaling", po::value<std::string>(), "per_column | per_core")(
           "drift.compensation", po::value<std::string>(), "none | global | per_column")(
           "calibration.images", po::value<int>(), "");
+  o.add_options()("programming.method", po::value<std::string>(), "one_shot | iterative")(
+      "programming.max_iterations", po::value<int>(), "")("programming.tolerance_counts",
+                                                          po::value<double>(), "")(
+      "faults.stuck_fraction", po::value<double>(), "")("faults.stuck_at_gmax_share",
+                                                        po::value<double>(), "")(
+      "converters.adc_gain_sigma", po::value<double>(), "")("converters.adc_offset_sigma",
+                                                            po::value<double>(), "")(
+      "converters.adc_calibration", po::value<bool>(), "")("converters.adc_residual_gain_sigma",
+                                                           po::value<double>(), "")(
+      "converters.adc_residual_offset_sigma", po::value<double>(), "")(
+      "mapping.last_layer", po::value<std::string>(), "analog | digital");
   return o;
 }
 
@@ -116,11 +127,28 @@ hardware::ChipParams read_chip_config(const std::string& path,
   set_enum(vm, "noise.read_noise_mode", p.read_noise_mode, hardware::read_noise_mode_from_name,
            "per_evaluation, per_mvm", where);
   set_if(vm, "noise.output_noise_fraction", p.output_noise_fraction);
-  set_enum(vm, "programming.weight_scaling", p.weight_scaling, hardware::weight_scaling_from_name,
-           "per_column, per_core", where);
+  set_enum(vm, "programming.weight_scaling", p.programming.weight_scaling,
+           hardware::weight_scaling_from_name, "per_column, per_core", where);
   set_enum(vm, "drift.compensation", p.drift_compensation, hardware::drift_compensation_from_name,
            "none, global, per_column", where);
   set_if(vm, "calibration.images", p.calibration_images);
+  set_enum(vm, "programming.method", p.programming.method, hardware::programming_method_from_name,
+           "one_shot, iterative", where);
+  set_if(vm, "programming.max_iterations", p.programming.max_iterations);
+  set_if(vm, "programming.tolerance_counts", p.programming.tolerance_counts);
+  set_if(vm, "faults.stuck_fraction", p.faults.stuck_fraction);
+  set_if(vm, "faults.stuck_at_gmax_share", p.faults.stuck_at_gmax_share);
+  set_if(vm, "converters.adc_gain_sigma", p.converters.adc_gain_sigma);
+  set_if(vm, "converters.adc_offset_sigma", p.converters.adc_offset_sigma);
+  set_if(vm, "converters.adc_calibration", p.converters.adc_calibration);
+  set_if(vm, "converters.adc_residual_gain_sigma", p.converters.adc_residual_gain_sigma);
+  set_if(vm, "converters.adc_residual_offset_sigma", p.converters.adc_residual_offset_sigma);
+  if (vm.count("mapping.last_layer") != 0U) {
+    const std::string v = vm["mapping.last_layer"].as<std::string>();
+    if (v != "analog" && v != "digital")
+      throw Error(where + ": mapping.last_layer = '" + v + "', expected one of: analog, digital");
+    p.digital_last_layer = v == "digital";
+  }
   try {
     p.validate();
   } catch (const Error& e) {
@@ -146,9 +174,19 @@ std::string chip_config_text(const hardware::ChipParams& p) {
      << "\nadc_bits = " << p.converters.adc_bits
      << "\nadc_percentile = " << p.converters.adc_percentile
      << "\nadc_range_margin = " << p.converters.adc_range_margin
+     << "\nadc_gain_sigma = " << p.converters.adc_gain_sigma
+     << "\nadc_offset_sigma = " << p.converters.adc_offset_sigma
+     << "\nadc_calibration = " << (p.converters.adc_calibration ? "true" : "false")
+     << "\nadc_residual_gain_sigma = " << p.converters.adc_residual_gain_sigma
+     << "\nadc_residual_offset_sigma = " << p.converters.adc_residual_offset_sigma
      << "\n[noise]\nread_noise_mode = " << hardware::name_of(p.read_noise_mode)
      << "\noutput_noise_fraction = " << p.output_noise_fraction
-     << "\n[programming]\nweight_scaling = " << hardware::name_of(p.weight_scaling)
+     << "\n[programming]\nweight_scaling = " << hardware::name_of(p.programming.weight_scaling)
+     << "\nmethod = " << hardware::name_of(p.programming.method)
+     << "\nmax_iterations = " << p.programming.max_iterations
+     << "\ntolerance_counts = " << p.programming.tolerance_counts
+     << "\n[faults]\nstuck_fraction = " << p.faults.stuck_fraction
+     << "\nstuck_at_gmax_share = " << p.faults.stuck_at_gmax_share
      << "\n[drift]\ncompensation = " << hardware::name_of(p.drift_compensation)
      << "\n[calibration]\nimages = " << p.calibration_images << "\n";
   return os.str();

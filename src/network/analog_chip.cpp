@@ -56,6 +56,8 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
   for (const DenseLayer& d : net.dense_layers())
     shapes.push_back(
         {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
+  // The global digital unit can run the final linear layer exactly instead of a core.
+  if (params_.digital_last_layer) shapes.pop_back();
   mapping_ = hardware::map_layers(model_name, shapes, params_.mapping);
 
   layer_tiles_.resize(net.dense_layers().size());
@@ -147,6 +149,10 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
                         const MatmulContext& ctx) const {
   const std::int64_t rows_x = x.rows;
   const int out = static_cast<int>(layer.weight.cols());
+  if (layer_tiles_[layer.index].empty()) {  // a layer on the global digital unit: exact
+    gemm_strips(x, layer.weight.data(), out, y, ld_y);
+    return;
+  }
   for (int j = 0; j < out; ++j)
     std::fill_n(y + j * ld_y, rows_x, 0.0F);
   const float x_range = x_range_[layer.index];
@@ -186,6 +192,8 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
     const hardware::Quantizer adc(params_.converters.adc_bits, tile.z_bound());
     for (int j = 0; j < blk.cols; ++j) {
       const float gain = x_range * tile.column_scale()[j] * tile.compensation()[j];
+      const float adc_gain = tile.adc_gain()[j];
+      const float adc_offset = tile.adc_offset()[j] * tile.z_bound();
       float* yj = y + (blk.col0 + j) * ld_y;
       const float* zj = z.data() + std::int64_t{j} * rows_x;
       const float* vj = per_mvm ? v.data() + std::int64_t{j} * rows_x : nullptr;
@@ -195,7 +203,7 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
           const double var = (vj != nullptr ? vj[r] : 0.0) + out_sd * out_sd;
           zr += static_cast<float>(std::sqrt(var)) * rng.normal_f();
         }
-        yj[r] += adc.apply(zr) * gain;
+        yj[r] += adc.apply(zr * adc_gain + adc_offset) * gain;
       }
     }
   }

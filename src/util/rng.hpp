@@ -18,6 +18,9 @@ enum class Purpose : std::uint32_t {
   read_noise = 3,
   output_noise = 4,
   dataset_subset = 5,
+  program_verify = 6,
+  faults = 7,
+  adc_mismatch = 8,
   test = 100,
 };
 
