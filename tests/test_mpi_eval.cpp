@@ -8,8 +8,10 @@
 #include <iostream>
 
 #include "experiment/evaluate.hpp"
+#include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
 #include "io/model_file.hpp"
+#include "network/analog_chip.hpp"
 #include "network/network.hpp"
 #include "test_support.hpp"
 
@@ -55,6 +57,45 @@ TEST(MpiEval, SplitOverRanksMatchesOneProcess) {
   for (auto c : r.correct_per_class)
     per_class += c;
   EXPECT_EQ(per_class, r.correct);
+}
+
+// The noisy chip too: per-MVM noise streams are keyed by image index, so a rank's share of the
+// images gets exactly the draws it would get in a one-process run.
+TEST(MpiEval, NoisyChipSplitOverRanksMatchesOneProcess) {
+  const std::string model_path = aimc::test::models_dir() + "/resnet20.h5";
+  const std::string data = aimc::test::data_dir() + "/cifar-10";
+  AIMC_REQUIRE_FILE(model_path);
+  AIMC_REQUIRE_FILE(data + "/data_batch_1.bin");
+  const auto model = aimc::io::read_model(model_path);
+  const auto images = aimc::io::read_cifar10_test(data, 100);
+  const auto params =
+      aimc::io::read_chip_config(std::string(AIMC_SOURCE_DIR) + "/configs/chips/hermes64.ini", {});
+  aimc::network::InferenceParams p;
+  p.batch_images = 16;
+  p.fold_batchnorm = false;
+  const aimc::network::Network net(model, p);
+  aimc::network::AnalogChip chip(net, params, model.name, 11, 2);
+  chip.calibrate(aimc::io::read_cifar10_train(data, 16));
+  chip.set_time(86400.0, 1);
+
+  std::vector<float> split_logits;
+  const auto r = aimc::experiment::evaluate(net, chip, images, *g_mpi, &split_logits);
+  const int batches = (images.size() + p.batch_images - 1) / p.batch_images;
+  const int first =
+      std::min(images.size(), batches * g_mpi->rank() / g_mpi->size() * p.batch_images);
+  const int last =
+      std::min(images.size(), batches * (g_mpi->rank() + 1) / g_mpi->size() * p.batch_images);
+  std::vector<float> rows(split_logits.size(), 0.0F);
+  std::copy(split_logits.begin() + first * 10, split_logits.begin() + last * 10,
+            rows.begin() + first * 10);
+  MPI_Allreduce(MPI_IN_PLACE, rows.data(), static_cast<int>(rows.size()), MPI_FLOAT, MPI_SUM,
+                MPI_COMM_WORLD);
+  const auto whole = net.infer(images.image(0), images.size(), chip);
+  EXPECT_EQ(rows, whole) << "rank " << g_mpi->rank();
+  std::int64_t correct = 0;
+  for (int i = 0; i < images.size(); ++i)
+    correct += aimc::experiment::argmax(&whole[i * 10], 10) == images.labels[i];
+  EXPECT_EQ(r.correct, correct);
 }
 
 }  // namespace
