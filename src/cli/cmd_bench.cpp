@@ -9,9 +9,11 @@
 #include <regex>
 
 #include "cli/commands.hpp"
+#include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
 #include "io/json.hpp"
 #include "io/model_file.hpp"
+#include "network/analog_chip.hpp"
 #include "network/network.hpp"
 #include "util/error.hpp"
 
@@ -84,6 +86,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
   std::string model_path;
   std::string torch_model;
   std::string data_dir;
+  std::string chip_path;
   int images = 2000;
   int reps = 3;
   network::InferenceParams inference;
@@ -93,7 +96,10 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
       "torch-model", po::value(&torch_model),
       "the same model as .npz: also time PyTorch (needs Debian's python3-torch)")(
       "data", po::value(&data_dir), "CIFAR-10 directory (default as for eval)")(
-      "images", po::value(&images)->default_value(images), "test images per pass")(
+      "chip", po::value(&chip_path),
+      "also time one sampled chip of this configuration: programming, calibration, noisy "
+      "inference at 1 thread")("images", po::value(&images)->default_value(images),
+                               "test images per pass")(
       "reps", po::value(&reps)->default_value(reps), "passes; the best one counts")(
       "batch", po::value(&inference.batch_images)->default_value(inference.batch_images),
       "images per TBB task")("json", po::bool_switch()->default_value(false),
@@ -146,6 +152,41 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
           torch_ips > 0 ? std::to_string(static_cast<int>(torch_ips)).c_str() : "-",
           torch_ips > 0 ? (std::to_string(ips / torch_ips).substr(0, 4) + "x").c_str() : "-");
       if (!note.empty()) std::printf("  (PyTorch did not run: %s)\n", note.c_str());
+    }
+  }
+  if (!chip_path.empty()) {
+    const hardware::ChipParams params = io::read_chip_config(chip_path, {});
+    network::InferenceParams chip_inference = inference;
+    chip_inference.fold_batchnorm = false;
+    const network::Network chip_net(model, chip_inference);
+    const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    auto t0 = Clock::now();
+    network::AnalogChip chip(chip_net, params, model.name, 1, 0);
+    const double program_s = seconds_since(t0);
+    std::int64_t devices = 0;
+    for (const auto& b : chip.mapping().blocks)
+      devices += 2 * b.cells();
+    const auto calibration = io::read_cifar10_train(data_dir, params.calibration_images);
+    t0 = Clock::now();
+    chip.calibrate(calibration);
+    const double calibrate_s = seconds_since(t0);
+    chip.set_time(3600.0, 0);
+    t0 = Clock::now();
+    (void)chip_net.infer(data.image(0), data.size(), chip);
+    const double chip_ips = data.size() / seconds_since(t0);
+    const double ideal_ips = aimc_images_per_s(net, data, 1, 1);
+    j.add("chip_program_s", program_s)
+        .add("chip_devices", devices)
+        .add("chip_calibrate_s", calibrate_s)
+        .add("chip_images_per_s_1t", chip_ips)
+        .add("chip_over_ideal_1t", chip_ips / ideal_ips);
+    if (!vm["json"].as<bool>()) {
+      std::printf(
+          "chip %s, 1 thread: programming %lld devices (%d cores) %.3f s; calibration %.2f s\n",
+          chip_path.c_str(), static_cast<long long>(devices), chip.mapping().cores_used(),
+          program_s, calibrate_s);
+      std::printf("chip inference %.1f images/s at t = 1 h, %.2fx ideal (%.1f images/s)\n",
+                  chip_ips, chip_ips / ideal_ips, ideal_ips);
     }
   }
   if (vm["json"].as<bool>()) std::cout << j.str() << '\n';
