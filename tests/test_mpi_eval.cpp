@@ -19,6 +19,19 @@ namespace {
 
 const aimc::experiment::MpiSession* g_mpi = nullptr;
 
+// Every rank's own rows of an evaluation's logits, summed over ranks: rows of other ranks are
+// zero in each buffer, and x + 0 = x, so the result is exact.
+std::vector<float> gather_rows(const std::vector<float>& split, int images, int batch) {
+  const int batches = (images + batch - 1) / batch;
+  const int first = std::min(images, batches * g_mpi->rank() / g_mpi->size() * batch);
+  const int last = std::min(images, batches * (g_mpi->rank() + 1) / g_mpi->size() * batch);
+  std::vector<float> rows(split.size(), 0.0F);
+  std::copy(split.begin() + first * 10, split.begin() + last * 10, rows.begin() + first * 10);
+  MPI_Allreduce(MPI_IN_PLACE, rows.data(), static_cast<int>(rows.size()), MPI_FLOAT, MPI_SUM,
+                MPI_COMM_WORLD);
+  return rows;
+}
+
 TEST(MpiEval, SplitOverRanksMatchesOneProcess) {
   ASSERT_GE(g_mpi->size(), 2) << "run under mpiexec -n 2 or more";
   const std::string model_path = aimc::test::models_dir() + "/resnet20.h5";
@@ -34,17 +47,7 @@ TEST(MpiEval, SplitOverRanksMatchesOneProcess) {
 
   std::vector<float> split_logits;
   const auto r = aimc::experiment::evaluate(net, backend, images, *g_mpi, &split_logits);
-  // Gather every rank's rows (others are zero in its buffer) with a sum: exact, as x + 0 = x.
-  std::vector<float> rows(split_logits.size(), 0.0F);
-  const int batches = (images.size() + p.batch_images - 1) / p.batch_images;
-  const int first =
-      std::min(images.size(), batches * g_mpi->rank() / g_mpi->size() * p.batch_images);
-  const int last =
-      std::min(images.size(), batches * (g_mpi->rank() + 1) / g_mpi->size() * p.batch_images);
-  std::copy(split_logits.begin() + first * 10, split_logits.begin() + last * 10,
-            rows.begin() + first * 10);
-  MPI_Allreduce(MPI_IN_PLACE, rows.data(), static_cast<int>(rows.size()), MPI_FLOAT, MPI_SUM,
-                MPI_COMM_WORLD);
+  const auto rows = gather_rows(split_logits, images.size(), p.batch_images);
 
   const auto whole = net.infer(images.image(0), images.size(), backend);
   EXPECT_EQ(rows, whole) << "rank " << g_mpi->rank();
@@ -80,16 +83,7 @@ TEST(MpiEval, NoisyChipSplitOverRanksMatchesOneProcess) {
 
   std::vector<float> split_logits;
   const auto r = aimc::experiment::evaluate(net, chip, images, *g_mpi, &split_logits);
-  const int batches = (images.size() + p.batch_images - 1) / p.batch_images;
-  const int first =
-      std::min(images.size(), batches * g_mpi->rank() / g_mpi->size() * p.batch_images);
-  const int last =
-      std::min(images.size(), batches * (g_mpi->rank() + 1) / g_mpi->size() * p.batch_images);
-  std::vector<float> rows(split_logits.size(), 0.0F);
-  std::copy(split_logits.begin() + first * 10, split_logits.begin() + last * 10,
-            rows.begin() + first * 10);
-  MPI_Allreduce(MPI_IN_PLACE, rows.data(), static_cast<int>(rows.size()), MPI_FLOAT, MPI_SUM,
-                MPI_COMM_WORLD);
+  const auto rows = gather_rows(split_logits, images.size(), p.batch_images);
   const auto whole = net.infer(images.image(0), images.size(), chip);
   EXPECT_EQ(rows, whole) << "rank " << g_mpi->rank();
   std::int64_t correct = 0;

@@ -11,11 +11,11 @@
 #include "cli/commands.hpp"
 #include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
-#include "io/json.hpp"
 #include "io/model_file.hpp"
 #include "network/analog_chip.hpp"
 #include "network/network.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 namespace aimc::cli {
 
@@ -123,7 +123,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
     return gemm_gflops(1024, 10);
   }();
-  io::JsonObject j;
+  JsonObject j;
   j.add("model", model.name).add("images", data.size()).add("gemm_peak_gflops_1t", peak);
   if (!vm["json"].as<bool>()) {
     std::printf("Eigen sgemm 1024^3, 1 thread: %.1f GFLOP/s (peak)\n", peak);

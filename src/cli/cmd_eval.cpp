@@ -10,11 +10,11 @@
 #include "experiment/evaluate.hpp"
 #include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
-#include "io/json.hpp"
 #include "io/model_file.hpp"
 #include "network/analog_chip.hpp"
 #include "network/network.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 namespace aimc::cli {
 
@@ -106,7 +106,7 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
 
   if (!mpi.is_root()) return 0;
   if (vm["json"].as<bool>()) {
-    io::JsonObject j;
+    JsonObject j;
     j.add("model", model.name)
         .add("mode", on_chip ? "chip" : "ideal")
         .add("split", split)

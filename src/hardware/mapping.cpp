@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 namespace aimc::hardware {
 
@@ -129,24 +130,8 @@ std::string percent(double fraction) {
   return buf;
 }
 
-// The io layer has a JSON writer, but hardware sits below io and may not include it.
 std::string json_quote(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20) {
-      static const char* hex = "0123456789abcdef";
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
-  return out + "\"";
+  return JsonObject::quote(s);
 }
 
 std::string json_number(double x) {

@@ -5,10 +5,10 @@
 #include <sstream>
 #include <string>
 
-namespace aimc::io {
+namespace aimc {
 
-// Writes one flat JSON object, keys in insertion order. Non-finite numbers become null, which
-// JSON parsers accept, instead of the invalid tokens nan/inf.
+// Writes one flat JSON object (in util so that every layer can emit JSON), keys in insertion order.
+// Non-finite numbers become null, which JSON parsers accept, instead of the invalid tokens nan/inf.
 class JsonObject {
  public:
   JsonObject& add(const std::string& key, const std::string& value) {
@@ -59,4 +59,4 @@ class JsonObject {
   std::string body_;
 };
 
-}  // namespace aimc::io
+}  // namespace aimc
