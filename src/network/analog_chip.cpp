@@ -6,6 +6,7 @@
 #include "network/gemm.hpp"
 #include "network/layers.hpp"
 #include "util/error.hpp"
+#include "util/normal.hpp"
 
 namespace aimc::network {
 
@@ -162,6 +163,7 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
   std::vector<float> xsq;
   std::vector<float> z;
   std::vector<float> v;
+  std::vector<float> noise;
   std::vector<std::int64_t> offsets;
   std::vector<std::int64_t> offsets_sq;
   int packed_row0 = -1;
@@ -182,29 +184,34 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
       gemm_strips(packed_strips(xsq.data(), rows_x, blk.rows, offsets_sq), tile.variance_n().data(),
                   blk.cols, v.data(), rows_x);
     }
-    const double out_sd = params_.output_noise_fraction * tile.z_bound();
-    const bool noisy = per_mvm || out_sd > 0;
-    // Per-MVM noise: one stream per (tile, batch, row offset), so draws do not depend on threads.
-    RandomStream rng(
-        StreamKey{seed_, time_point_, chip_, static_cast<std::uint32_t>(t), Purpose::output_noise},
-        (static_cast<std::uint64_t>(ctx.first_image) << 36) +
-            (static_cast<std::uint64_t>(ctx.row0) << 16));
+    const auto out_var =
+        static_cast<float>(std::pow(params_.output_noise_fraction * tile.z_bound(), 2));
+    const bool noisy = per_mvm || out_var > 0;
+    if (noisy) {
+      // Per-MVM noise, one standard normal per output: one stream per (tile, batch, row
+      // offset), so the draws do not depend on how batches are spread over threads or ranks.
+      RandomStream rng(StreamKey{seed_, time_point_, chip_, static_cast<std::uint32_t>(t),
+                                 Purpose::output_noise},
+                       (static_cast<std::uint64_t>(ctx.first_image) << 36) +
+                           (static_cast<std::uint64_t>(ctx.row0) << 16));
+      noise.resize(z.size());
+      fill_standard_normal(rng, noise.data(), noise.size());
+    }
     const hardware::Quantizer adc(params_.converters.adc_bits, tile.z_bound());
     for (int j = 0; j < blk.cols; ++j) {
       const float gain = x_range * tile.column_scale()[j] * tile.compensation()[j];
       const float adc_gain = tile.adc_gain()[j];
       const float adc_offset = tile.adc_offset()[j] * tile.z_bound();
       float* yj = y + (blk.col0 + j) * ld_y;
-      const float* zj = z.data() + std::int64_t{j} * rows_x;
-      const float* vj = per_mvm ? v.data() + std::int64_t{j} * rows_x : nullptr;
-      for (std::int64_t r = 0; r < rows_x; ++r) {
-        float zr = zj[r];
-        if (noisy) {
-          const double var = (vj != nullptr ? vj[r] : 0.0) + out_sd * out_sd;
-          zr += static_cast<float>(std::sqrt(var)) * rng.normal_f();
-        }
-        yj[r] += adc.apply(zr * adc_gain + adc_offset) * gain;
+      float* zj = z.data() + std::int64_t{j} * rows_x;
+      if (noisy) {
+        const float* nj = noise.data() + std::int64_t{j} * rows_x;
+        const float* vj = per_mvm ? v.data() + std::int64_t{j} * rows_x : nullptr;
+        for (std::int64_t r = 0; r < rows_x; ++r)
+          zj[r] += std::sqrt((vj != nullptr ? vj[r] : 0.0F) + out_var) * nj[r];
       }
+      for (std::int64_t r = 0; r < rows_x; ++r)
+        yj[r] += adc.apply(zj[r] * adc_gain + adc_offset) * gain;
     }
   }
 }

@@ -82,6 +82,11 @@ class RandomStream {
     return r * std::cos(phi);
   }
 
+  // The next out.size() raw 64-bit words of the stream.
+  void fill_words(std::span<std::uint64_t> out) {
+    for (auto& w : out) w = next_word();
+  }
+
   void fill_normal(std::span<float> out, float mean, float stddev) {
     for (float& v : out)
       v = mean + stddev * static_cast<float>(normal());
