@@ -84,7 +84,8 @@ class RandomStream {
 
   // The next out.size() raw 64-bit words of the stream.
   void fill_words(std::span<std::uint64_t> out) {
-    for (auto& w : out) w = next_word();
+    for (auto& w : out)
+      w = next_word();
   }
 
   void fill_normal(std::span<float> out, float mean, float stddev) {
