@@ -1,14 +1,21 @@
 #include "physics/device_model.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <sstream>
 
 #include "util/error.hpp"
+#include "util/normal.hpp"
 
 namespace aimc::physics {
+
+namespace {
+// Devices per block of normals drawn at once (util/normal.hpp is fastest on long runs).
+constexpr std::size_t k_normal_block = 512;
+}  // namespace
 
 namespace detail {
 
@@ -270,10 +277,16 @@ void DeviceModel::program(std::span<const float> g_target_uS, std::span<float> g
   const double mean_scale = params_.drift_nu_mean_scale;
   const double std_scale = params_.drift_nu_std_scale;
   const double inv_g_max = inv_g_max_;
+  // Normals come in blocks from the vectorised generator (util/normal.hpp), still two per device
+  // in device order: z_prog then z_nu.
+  std::array<float, 2 * k_normal_block> z{};
   for (std::size_t i = 0; i < g_target_uS.size(); ++i) {
+    const std::size_t slot = i % k_normal_block;
+    if (slot == 0)
+      fill_standard_normal(rng, z.data(), 2 * std::min(k_normal_block, g_target_uS.size() - i));
     const double g = static_cast<double>(g_target_uS[i]);
-    const double z_prog = rng.normal();
-    const double z_nu = rng.normal();
+    const double z_prog = z[2 * slot];
+    const double z_nu = z[2 * slot + 1];
     // aihwkit clamps the programmed conductance at 0: "no negative conductances allowed".
     g_prog_uS[i] = static_cast<float>(std::max(g + prog_std(c, g * inv_g_max) * z_prog, 0.0));
     // ν is drawn from the target, not the programmed conductance, as in aihwkit
@@ -302,12 +315,16 @@ void DeviceModel::read(std::span<const float> g_drift_uS, std::span<const float>
   const Fit& f = *fit_;
   const double time_scale = params_.read_noise_scale * read_time_factor(t_inference_s);
   const double inv_g_max = inv_g_max_;
+  std::array<float, k_normal_block> z{};
   for (std::size_t i = 0; i < g_drift_uS.size(); ++i) {
+    const std::size_t slot = i % k_normal_block;
+    if (slot == 0)
+      fill_standard_normal(rng, z.data(), std::min(k_normal_block, g_drift_uS.size() - i));
     const double gd = static_cast<double>(g_drift_uS[i]);
     const double sigma =
         q_s(f, relative(static_cast<double>(g_prog_uS[i]), inv_g_max)) * time_scale;
     // aihwkit: g_drift + |g_drift|·σ_n·z, then clamp(min=0).
-    g_out_uS[i] = static_cast<float>(std::max(gd + std::abs(gd) * sigma * rng.normal(), 0.0));
+    g_out_uS[i] = static_cast<float>(std::max(gd + std::abs(gd) * sigma * z[slot], 0.0));
   }
 }
 
