@@ -383,7 +383,7 @@ TEST(Chip, DigitalLastLayerLeavesTheLinearOffTheCores) {
 namespace {
 
 // After a day of drift, compensation must recover most of what drift took (measured by the
-// README's drift table: ResNet-32 at 1 day, about 18 % without and 78 % with global
+// README's drift table: ResNet-32 at 1 day, about 20 % without and 80 % with global
 // compensation); both compensations must beat none by a wide margin on the same chip.
 TEST(Chip, DriftCompensationRecoversAccuracy) {
   REQUIRE_MODEL("resnet20");

@@ -73,6 +73,13 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
     layer_tiles_[blk.layer].push_back(static_cast<int>(b));
   }
   x_range_.assign(net.dense_layers().size(), 1.0F);
+  // The compensation reference: one readout right after programming (t = 0), with its own read
+  // noise draw, as the chip would take it; fixed for the chip's life.
+  for (std::size_t t = 0; t < tiles_.size(); ++t) {
+    tiles_[t].set_time(0.0, StreamKey{seed_, ~std::uint64_t{0}, chip_,
+                                      static_cast<std::uint32_t>(t), Purpose::read_noise});
+    reference_readout_.push_back(tiles_[t].column_readout());
+  }
   set_time(0.0, 0);
 }
 
@@ -80,16 +87,7 @@ AnalogChip::~AnalogChip() = default;
 
 void AnalogChip::set_time(double t_inference_s, std::uint64_t time_point) {
   time_point_ = time_point;
-  // The compensation reference: a readout right after programming (t = 0), with its own read
-  // noise draw, as the chip would take it.
   for (const auto& tiles : layer_tiles_) {
-    std::vector<std::vector<double>> ref;
-    for (int t : tiles) {
-      const StreamKey ref_key{seed_, ~std::uint64_t{0}, chip_, static_cast<std::uint32_t>(t),
-                              Purpose::read_noise};
-      tiles_[t].set_time(0.0, ref_key);
-      ref.push_back(tiles_[t].column_readout());
-    }
     double ref_sum = 0;
     double now_sum = 0;
     for (std::size_t i = 0; i < tiles.size(); ++i) {
@@ -98,7 +96,7 @@ void AnalogChip::set_time(double t_inference_s, std::uint64_t time_point) {
                           Purpose::read_noise};
       tile.set_time(t_inference_s, key);
       for (int j = 0; j < tile.cols(); ++j) {
-        ref_sum += ref[i][j];
+        ref_sum += reference_readout_[tiles[i]][j];
         now_sum += tile.column_readout()[j];
       }
     }
@@ -114,7 +112,7 @@ void AnalogChip::set_time(double t_inference_s, std::uint64_t time_point) {
             break;
           case hardware::DriftCompensation::per_column: {
             const double now = tile.column_readout()[j];
-            alpha[j] = now > 0 ? static_cast<float>(ref[i][j] / now) : 1.0F;
+            alpha[j] = now > 0 ? static_cast<float>(reference_readout_[tiles[i]][j] / now) : 1.0F;
             break;
           }
         }

@@ -53,9 +53,10 @@ class AnalogChip final : public MatmulBackend {
   std::uint64_t time_point_ = 0;
   std::unique_ptr<physics::DeviceModel> device_;
   hardware::Mapping mapping_;
-  std::vector<hardware::AnalogTile> tiles_;    // one per mapping block, same order
-  std::vector<std::vector<int>> layer_tiles_;  // per dense layer: its tiles
-  std::vector<float> x_range_;                 // per dense layer
+  std::vector<hardware::AnalogTile> tiles_;             // one per mapping block, same order
+  std::vector<std::vector<int>> layer_tiles_;           // per dense layer: its tiles
+  std::vector<float> x_range_;                          // per dense layer
+  std::vector<std::vector<double>> reference_readout_;  // per tile, read at programming time
 };
 
 }  // namespace aimc::network
