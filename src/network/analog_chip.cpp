@@ -50,7 +50,7 @@ class Sampler {
 }  // namespace
 
 AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
-                       std::string model_name, std::uint64_t seed, std::uint64_t chip_index)
+                       const std::string& model_name, std::uint64_t seed, std::uint64_t chip_index)
     : net_(&net), params_(params), seed_(seed), chip_(chip_index) {
   params_.validate();
   device_ = std::make_unique<physics::DeviceModel>(params_.device);

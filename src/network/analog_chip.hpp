@@ -21,7 +21,7 @@ namespace aimc::network {
 // a stream keyed by (seed, time point, chip index, tile, purpose).
 class AnalogChip final : public MatmulBackend {
  public:
-  AnalogChip(const Network& net, const hardware::ChipParams& params, std::string model_name,
+  AnalogChip(const Network& net, const hardware::ChipParams& params, const std::string& model_name,
              std::uint64_t seed, std::uint64_t chip_index);
   ~AnalogChip() override;
 
