@@ -14,6 +14,7 @@
 #include "io/model_file.hpp"
 #include "network/analog_chip.hpp"
 #include "test_support.hpp"
+#include "util/error.hpp"
 
 namespace {
 
@@ -402,6 +403,33 @@ TEST(Chip, DriftCompensationRecoversAccuracy) {
       << correct["global"] << " vs " << correct["none"];
   EXPECT_GT(correct["per_column"], correct["none"] + 30)
       << correct["per_column"] << " vs " << correct["none"];
+}
+
+}  // namespace
+
+namespace {
+
+// Calibration depends on the network and converters only, so a calibration from one chip applied
+// to another gives exactly what calibrating that chip itself gives.
+TEST(Chip, OneCalibrationServesEveryChipInstance) {
+  REQUIRE_MODEL("resnet20");
+  const auto f = load("resnet20", 48, 16);
+  const Network net(f.model, chip_inference());
+  const auto p = aimc::io::read_chip_config(k_configs + "hermes64.ini", {});
+  AnalogChip first(net, p, f.model.name, 1, 0);
+  const auto calibration = first.calibrate(f.calibration);
+  AnalogChip own(net, p, f.model.name, 1, 5);
+  EXPECT_EQ(own.calibrate(f.calibration).z_bound, calibration.z_bound);
+  AnalogChip reused(net, p, f.model.name, 1, 5);
+  reused.apply(calibration);
+  own.set_time(3600.0, 1);
+  reused.set_time(3600.0, 1);
+  EXPECT_EQ(net.infer(f.test.image(0), f.test.size(), own),
+            net.infer(f.test.image(0), f.test.size(), reused));
+  const auto other =
+      aimc::io::read_chip_config(k_configs + "hermes64.ini", {"mapping.last_layer=digital"});
+  AnalogChip smaller(net, other, f.model.name, 1, 0);
+  EXPECT_THROW(smaller.apply(calibration), aimc::Error);
 }
 
 }  // namespace

@@ -258,22 +258,37 @@ struct AnalogChip::Calibrator final : MatmulBackend {
   }
 };
 
-void AnalogChip::calibrate(const ImageSet& images) {
+AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
   const int n = images.size();
   std::vector<float> logits(static_cast<std::size_t>(n) * net_->num_classes());
   Calibrator inputs(this, Calibrator::Pass::inputs, net_->dense_layers().size());
   net_->forward(images.image(0), n, logits.data(), inputs);
+  Calibration c;
   for (std::size_t l = 0; l < x_range_.size(); ++l) {
     const float r = percentile(inputs.samples[l].values(), params_.converters.dac_percentile);
-    x_range_[l] = r > 0 ? r : 1.0F;
+    x_range_[l] = r > 0 ? r : 1.0F;  // pass 2 quantises with these
   }
+  c.x_range = x_range_;
   Calibrator outputs(this, Calibrator::Pass::outputs, tiles_.size());
   net_->forward(images.image(0), n, logits.data(), outputs);
   for (std::size_t t = 0; t < tiles_.size(); ++t) {
     const float b = percentile(outputs.samples[t].values(), params_.converters.adc_percentile) *
                     static_cast<float>(params_.converters.adc_range_margin);
-    tiles_[t].set_ranges(x_range_[mapping_.blocks[t].layer], b > 0 ? b : 1.0F);
+    c.z_bound.push_back(b > 0 ? b : 1.0F);
   }
+  apply(c);
+  return c;
+}
+
+void AnalogChip::apply(const Calibration& calibration) {
+  if (calibration.x_range.size() != x_range_.size() || calibration.z_bound.size() != tiles_.size())
+    throw Error("calibration of " + std::to_string(calibration.x_range.size()) + " layers and " +
+                std::to_string(calibration.z_bound.size()) + " tiles applied to a chip of " +
+                std::to_string(x_range_.size()) + " layers and " + std::to_string(tiles_.size()) +
+                " tiles");
+  x_range_ = calibration.x_range;
+  for (std::size_t t = 0; t < tiles_.size(); ++t)
+    tiles_[t].set_ranges(x_range_[mapping_.blocks[t].layer], calibration.z_bound[t]);
 }
 
 }  // namespace aimc::network

@@ -29,9 +29,19 @@ class AnalogChip final : public MatmulBackend {
   // The tile of mapping block b (for inspection and tests).
   const hardware::AnalogTile& tile(std::size_t b) const { return tiles_.at(b); }
 
-  // Sets the per-layer DAC ranges and per-tile ADC ranges from these images (run through the
-  // network with the target weights, on the calling thread).
-  void calibrate(const ImageSet& images);
+  // The converter ranges: per dense layer the DAC's input range, per tile the ADC's output range.
+  // They depend on the network, the mapping, the converter settings and the images, never on the
+  // chip's random draws, so one calibration serves every chip instance of a study.
+  struct Calibration {
+    std::vector<float> x_range;
+    std::vector<float> z_bound;
+  };
+
+  // Computes the ranges from these images (run through the network with the target weights, on
+  // the calling thread), applies them, and returns them for reuse with apply().
+  Calibration calibrate(const ImageSet& images);
+  // Applies a calibration computed by a chip with the same network, mapping and converters.
+  void apply(const Calibration& calibration);
 
   // Drifts the chip to t_inference_s; `time_point` keys the read noise of this evaluation.
   // Computes drift compensation from noisy readouts (never from the ideal weights).
