@@ -29,14 +29,17 @@ float percentile(std::vector<float>& values, double pct) {
 class Sampler {
  public:
   static constexpr std::size_t k_max_samples = 1 << 20;
+  // Keeps the values whose position in the stream is a multiple of the stride.
   void add(float v) {
-    if (seen_++ % stride_ != 0) return;
+    if (seen_++ != next_keep_) return;
+    next_keep_ += stride_;
     values_.push_back(std::abs(v));
     if (values_.size() >= k_max_samples) {
       for (std::size_t i = 0; 2 * i < values_.size(); ++i)
         values_[i] = values_[2 * i];
       values_.resize((values_.size() + 1) / 2);
       stride_ *= 2;
+      next_keep_ = (seen_ + stride_ - 1) / stride_ * stride_;
     }
   }
   std::vector<float>& values() { return values_; }
@@ -44,6 +47,7 @@ class Sampler {
  private:
   std::vector<float> values_;
   std::uint64_t seen_ = 0;
+  std::uint64_t next_keep_ = 0;
   std::uint64_t stride_ = 1;
 };
 
@@ -224,6 +228,8 @@ struct AnalogChip::Calibrator final : MatmulBackend {
   AnalogChip* chip;
   Pass pass;
   mutable std::vector<Sampler> samples;
+  // Pass 2: each tile's target weights, normalised as the tile stores them (w / column scale).
+  std::vector<std::vector<float>> target_n;
   explicit Calibrator(AnalogChip* c, Pass p, std::size_t n) : chip(c), pass(p), samples(n) {}
 
   void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
@@ -243,15 +249,9 @@ struct AnalogChip::Calibrator final : MatmulBackend {
       const hardware::Block& blk = chip->mapping_.blocks[t];
       xn.resize(packed_size(x.rows, blk.rows));
       chip->quantize_inputs(x, blk.row0, blk.rows, chip->x_range_[layer.index], xn.data(), nullptr);
-      // Target weights of the block, normalised as the tile stores them.
-      const hardware::AnalogTile& tile = chip->tiles_[t];
-      std::vector<float> w(static_cast<std::size_t>(blk.rows) * blk.cols);
-      for (int i = 0; i < blk.rows; ++i)
-        for (int j = 0; j < blk.cols; ++j)
-          w[i * blk.cols + j] = layer.weight(blk.row0 + i, blk.col0 + j) / tile.column_scale()[j];
       z.resize(static_cast<std::size_t>(x.rows) * blk.cols);
-      gemm_strips(packed_strips(xn.data(), x.rows, blk.rows, offsets), w.data(), blk.cols, z.data(),
-                  x.rows);
+      gemm_strips(packed_strips(xn.data(), x.rows, blk.rows, offsets), target_n[t].data(), blk.cols,
+                  z.data(), x.rows);
       for (float v : z)
         samples[t].add(v);
     }
@@ -270,6 +270,16 @@ AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
   }
   c.x_range = x_range_;
   Calibrator outputs(this, Calibrator::Pass::outputs, tiles_.size());
+  for (std::size_t t = 0; t < tiles_.size(); ++t) {
+    const hardware::Block& blk = mapping_.blocks[t];
+    const DenseLayer& layer = net_->dense_layers()[blk.layer];
+    std::vector<float> w(static_cast<std::size_t>(blk.rows) * blk.cols);
+    for (int i = 0; i < blk.rows; ++i)
+      for (int j = 0; j < blk.cols; ++j)
+        w[i * blk.cols + j] =
+            layer.weight(blk.row0 + i, blk.col0 + j) / tiles_[t].column_scale()[j];
+    outputs.target_n.push_back(std::move(w));
+  }
   net_->forward(images.image(0), n, logits.data(), outputs);
   for (std::size_t t = 0; t < tiles_.size(); ++t) {
     const float b = percentile(outputs.samples[t].values(), params_.converters.adc_percentile) *
