@@ -101,7 +101,7 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
   }
   const network::MatmulBackend& used =
       on_chip ? static_cast<network::MatmulBackend&>(*chip) : *backend;
-  const experiment::EvalResult r = experiment::evaluate(net, used, data, mpi);
+  const experiment::EvalResult r = experiment::evaluate(net, used, data, mpi, nullptr, true);
   const double gflops = 2.0 * static_cast<double>(net.macs_per_image()) * r.images_per_s() / 1e9;
 
   if (!mpi.is_root()) return 0;

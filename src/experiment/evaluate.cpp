@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "experiment/progress.hpp"
+
 namespace aimc::experiment {
 
 int argmax(const float* logits, int classes) {
@@ -16,7 +18,7 @@ int argmax(const float* logits, int classes) {
 
 EvalResult evaluate(const network::Network& net, const network::MatmulBackend& backend,
                     const network::ImageSet& images, const MpiSession& mpi,
-                    std::vector<float>* logits) {
+                    std::vector<float>* logits, bool progress) {
   const int n = images.size();
   const int batch = net.params().batch_images;
   const int batches = (n + batch - 1) / batch;
@@ -28,8 +30,13 @@ EvalResult evaluate(const network::Network& net, const network::MatmulBackend& b
 
   MPI_Barrier(MPI_COMM_WORLD);
   const auto start = std::chrono::steady_clock::now();
-  const std::vector<float> mine =
-      count > 0 ? net.infer(images.image(first), count, backend, first) : std::vector<float>{};
+  std::vector<float> mine;
+  {
+    Progress report("images (rank 0)", count, progress && mpi.is_root());
+    if (count > 0)
+      mine = net.infer(images.image(first), count, backend, first,
+                       [&report](int done) { report.add(done); });
+  }
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 

@@ -27,8 +27,9 @@ int argmax(const float* logits, int classes);
 // on the number of ranks or threads, so every image's logits are bit-identical however the job is
 // laid out. If `logits` is non-null, the rank's own rows are written to it (all other rows are
 // left as they are).
+// With `progress`, rank 0 reports its own share's progress on stderr (experiment/progress.hpp).
 EvalResult evaluate(const network::Network& net, const network::MatmulBackend& backend,
                     const network::ImageSet& images, const MpiSession& mpi,
-                    std::vector<float>* logits = nullptr);
+                    std::vector<float>* logits = nullptr, bool progress = false);
 
 }  // namespace aimc::experiment

@@ -327,7 +327,8 @@ void Network::forward(const std::uint8_t* pixels, int n, float* logits,
 }
 
 std::vector<float> Network::infer(const std::uint8_t* pixels, int n, const MatmulBackend& backend,
-                                  std::int64_t first_image) const {
+                                  std::int64_t first_image,
+                                  const std::function<void(int)>& on_batch) const {
   std::vector<float> logits(static_cast<std::size_t>(n) * num_classes_);
   const int batches = (n + params_.batch_images - 1) / params_.batch_images;
   const std::int64_t image_bytes = input_.size();
@@ -339,6 +340,7 @@ std::vector<float> Network::infer(const std::uint8_t* pixels, int n, const Matmu
       const int count = std::min(params_.batch_images, n - b0);
       run_batch(pixels + b0 * image_bytes, count, logits.data() + std::int64_t{b0} * num_classes_,
                 ws, backend, first_image + b0);
+      if (on_batch) on_batch(count);
     }
   });
   return logits;

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -89,9 +90,11 @@ class Network {
   void forward(const std::uint8_t* pixels, int n, float* logits, const MatmulBackend& backend,
                std::int64_t first_image = 0) const;
 
-  // Same, with the batches spread over TBB worker threads.
+  // Same, with the batches spread over TBB worker threads. If given, `on_batch` is called with
+  // the image count of each finished batch, from whichever thread finished it.
   std::vector<float> infer(const std::uint8_t* pixels, int n, const MatmulBackend& backend,
-                           std::int64_t first_image = 0) const;
+                           std::int64_t first_image = 0,
+                           const std::function<void(int)>& on_batch = {}) const;
 
  private:
   struct Step;
