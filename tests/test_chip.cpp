@@ -166,7 +166,7 @@ class ReadNoise : public ::testing::Test {
 
 // Expected per-output variance from the tile's own state and the DAC-quantised input.
 std::vector<double> expected_variance(const std::vector<std::uint8_t>& pixels,
-                                      const aimc::hardware::AnalogTile& tile) {
+                                      const aimc::hardware::AnalogTile& tile, double x_range) {
   std::vector<double> x(12);
   for (int c = 0; c < 3; ++c)
     for (int p = 0; p < 4; ++p)
@@ -174,9 +174,9 @@ std::vector<double> expected_variance(const std::vector<std::uint8_t>& pixels,
   const aimc::hardware::Quantizer dac(8, 1.0F);
   std::vector<double> var(4, 0.0);
   for (int j = 0; j < 4; ++j) {
-    const double gain = tile.x_range() * tile.column_scale()[j] * tile.compensation()[j];
+    const double gain = x_range * tile.column_scale()[j] * tile.compensation()[j];
     for (int i = 0; i < 12; ++i) {
-      const double xn = dac.apply(static_cast<float>(x[i] / tile.x_range()));
+      const double xn = dac.apply(static_cast<float>(x[i] / x_range));
       var[j] += xn * xn * tile.variance_n()[i * 4 + j] * gain * gain;
     }
   }
@@ -223,7 +223,7 @@ TEST_F(ReadNoise, PerMvmIsFreshOnEveryImageWithTheExpectedVariance) {
   for (int i = 0; i < n; ++i)
     samples.emplace_back(logits.begin() + i * 4, logits.begin() + i * 4 + 4);
   EXPECT_NE(samples[0], samples[1]);
-  check_variance(samples, expected_variance(pixels_, twin.tile(0)));
+  check_variance(samples, expected_variance(pixels_, twin.tile(0), twin.x_range(0)));
 }
 
 TEST_F(ReadNoise, PerEvaluationIsFixedWithinAnEvaluationAndVariesAcrossThem) {
@@ -249,7 +249,7 @@ TEST_F(ReadNoise, PerEvaluationIsFixedWithinAnEvaluationAndVariesAcrossThem) {
     chip.set_time(3600.0, 100 + k);
     samples.push_back(net.infer(pixels_.data(), 1, chip));
   }
-  check_variance(samples, expected_variance(pixels_, twin.tile(0)));
+  check_variance(samples, expected_variance(pixels_, twin.tile(0), twin.x_range(0)));
 }
 
 }  // namespace

@@ -103,10 +103,6 @@ void AnalogTile::stick(std::vector<float>& g, std::vector<float>& nu, RandomStre
   }
 }
 
-double AnalogTile::weight_scale_max() const {
-  return *std::max_element(scale_.begin(), scale_.end());
-}
-
 void AnalogTile::set_time(double t_inference_s, const StreamKey& read_key) {
   const std::size_t n = g_prog_pos_.size();
   std::vector<float> pos(n);

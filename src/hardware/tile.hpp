@@ -28,7 +28,6 @@ class AnalogTile {
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }
-  double weight_scale_max() const;
 
   // Drift to t_inference_s and (per_evaluation) draw the read noise with `read_key`; fills the
   // normalised weights W_n and, for per_mvm, their per-device read-noise variance.
@@ -38,10 +37,7 @@ class AnalogTile {
   // GlobalDriftCompensation likewise reads a fixed input at programming time and at t.
   const std::vector<double>& column_readout() const { return readout_; }
   void set_compensation(std::vector<float> alpha) { alpha_ = std::move(alpha); }
-  void set_ranges(float x_range, float z_bound) {
-    x_range_ = x_range;
-    z_bound_ = z_bound;
-  }
+  void set_z_bound(float z_bound) { z_bound_ = z_bound; }
 
   const std::vector<float>& weight_n() const { return w_n_; }      // rows × cols, row-major
   const std::vector<float>& variance_n() const { return var_n_; }  // same; empty unless per_mvm
@@ -58,7 +54,6 @@ class AnalogTile {
   // Re-programming iterations that program-and-verify needed beyond the first (both polarities).
   std::int64_t verify_iterations() const { return verify_iterations_; }
   const std::vector<float>& compensation() const { return alpha_; }
-  float x_range() const { return x_range_; }
   float z_bound() const { return z_bound_; }
 
  private:
@@ -81,7 +76,6 @@ class AnalogTile {
   std::vector<float> adc_gain_;
   std::vector<float> adc_offset_;
   std::int64_t verify_iterations_ = 0;
-  float x_range_ = 1.0F;
   float z_bound_ = 0.0F;
 };
 

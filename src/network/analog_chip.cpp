@@ -298,7 +298,7 @@ void AnalogChip::apply(const Calibration& calibration) {
                 " tiles");
   x_range_ = calibration.x_range;
   for (std::size_t t = 0; t < tiles_.size(); ++t)
-    tiles_[t].set_ranges(x_range_[mapping_.blocks[t].layer], calibration.z_bound[t]);
+    tiles_[t].set_z_bound(calibration.z_bound[t]);
 }
 
 }  // namespace aimc::network

@@ -28,6 +28,8 @@ class AnalogChip final : public MatmulBackend {
   const hardware::Mapping& mapping() const { return mapping_; }
   // The tile of mapping block b (for inspection and tests).
   const hardware::AnalogTile& tile(std::size_t b) const { return tiles_.at(b); }
+  // The DAC input range of dense layer l (from calibration).
+  float x_range(std::size_t l) const { return x_range_.at(l); }
 
   // The converter ranges: per dense layer the DAC's input range, per tile the ADC's output range.
   // They depend on the network, the mapping, the converter settings and the images, never on the

@@ -17,8 +17,6 @@
 namespace aimc::network {
 
 using MatrixRM = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using ColMap = Eigen::Map<Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
-using ConstColMap = Eigen::Map<const Eigen::MatrixXf, 0, Eigen::OuterStride<>>;
 
 struct ConvGeometry {
   Shape in;

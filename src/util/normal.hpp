@@ -6,8 +6,8 @@
 
 namespace aimc {
 
-// Fills out[0, n) with standard normals from `rng`, several times faster than calling
-// RandomStream::normal_f() per value: one 64-bit stream word per pair, then a vectorisable
+// Fills out[0, n) with standard normals from `rng`, several times faster than
+// RandomStream::normal() per value: one 64-bit stream word per pair, then a vectorisable
 // Box–Muller transform (Box & Muller 1958) with polynomial log, sin and cos.
 //
 // Accuracy: the polynomials are good to about 3e-7 relative (see normal.cpp), below float's

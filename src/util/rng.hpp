@@ -65,32 +65,10 @@ class RandomStream {
     return r * std::cos(phi);
   }
 
-  // Standard normal in single precision (Box-Muller on float): about twice as fast as normal(),
-  // for noise that is added to float outputs anyway. The uniforms keep 24 random bits.
-  float normal_f() {
-    if (has_spare_f_) {
-      has_spare_f_ = false;
-      return spare_f_;
-    }
-    const std::uint64_t bits = next_word();
-    const float u1 = (static_cast<float>(bits >> 40) + 0.5F) * 0x1.0p-24F;
-    const float u2 = static_cast<float>((bits >> 16) & 0xffffffU) * 0x1.0p-24F;
-    const float r = std::sqrt(-2.0F * std::log(u1));
-    const float phi = 2.0F * std::numbers::pi_v<float> * u2;
-    spare_f_ = r * std::sin(phi);
-    has_spare_f_ = true;
-    return r * std::cos(phi);
-  }
-
   // The next out.size() raw 64-bit words of the stream.
   void fill_words(std::span<std::uint64_t> out) {
     for (auto& w : out)
       w = next_word();
-  }
-
-  void fill_normal(std::span<float> out, float mean, float stddev) {
-    for (float& v : out)
-      v = mean + stddev * static_cast<float>(normal());
   }
 
  private:
@@ -112,8 +90,6 @@ class RandomStream {
   unsigned used_ = 4;
   double spare_ = 0.0;
   bool has_spare_ = false;
-  float spare_f_ = 0.0F;
-  bool has_spare_f_ = false;
 };
 
 }  // namespace aimc
