@@ -70,6 +70,10 @@ void set_enum(const po::variables_map& vm, const char* key, E& out,
 
 }  // namespace
 
+bool is_chip_key(const std::string& key) {
+  return chip_options().find_nothrow(key, false) != nullptr;
+}
+
 hardware::ChipParams read_chip_config(const std::string& path,
                                       const std::vector<std::string>& overrides) {
   const po::options_description options = chip_options();
@@ -169,6 +173,7 @@ std::string chip_config_text(const hardware::ChipParams& p) {
      << "\n[mapping]\nstrategy = " << hardware::mapping_strategy_name(p.mapping.strategy)
      << "\ncores = " << p.mapping.cores << "\ncore_rows = " << p.mapping.core_rows
      << "\ncore_cols = " << p.mapping.core_cols
+     << "\nlast_layer = " << (p.digital_last_layer ? "digital" : "analog")
      << "\n[converters]\ndac_bits = " << p.converters.dac_bits
      << "\ndac_percentile = " << p.converters.dac_percentile
      << "\nadc_bits = " << p.converters.adc_bits

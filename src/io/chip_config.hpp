@@ -15,6 +15,9 @@ namespace aimc::io {
 hardware::ChipParams read_chip_config(const std::string& path,
                                       const std::vector<std::string>& overrides);
 
+// Whether `key` ("section.key") is a chip configuration key.
+bool is_chip_key(const std::string& key);
+
 // The resolved configuration as INI text, every key, for logs and result files.
 std::string chip_config_text(const hardware::ChipParams& p);
 
