@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "experiment/mpi_session.hpp"
@@ -31,5 +32,11 @@ int argmax(const float* logits, int classes);
 EvalResult evaluate(const network::Network& net, const network::MatmulBackend& backend,
                     const network::ImageSet& images, const MpiSession& mpi,
                     std::vector<float>* logits = nullptr, bool progress = false);
+
+// Evaluates `images` on this rank alone (TBB threads only), calling `on_batch` after each batch as
+// Network::infer does. Used by the experiment engine, whose ranks each evaluate whole samples.
+EvalResult evaluate_local(const network::Network& net, const network::MatmulBackend& backend,
+                          const network::ImageSet& images,
+                          const std::function<void(int)>& on_batch = {});
 
 }  // namespace aimc::experiment

@@ -1,0 +1,130 @@
+#include "experiment/experiment.hpp"
+
+#include <algorithm>
+#include <boost/math/distributions/students_t.hpp>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "util/error.hpp"
+#include "util/rng.hpp"
+
+namespace aimc::experiment {
+
+void DataParams::validate() const {
+  if (split != "test" && split != "train")
+    throw Error("data.split = '" + split + "', expected test or train");
+  if (images == 0 || images < -1)
+    throw Error("data.images = " + std::to_string(images) + ", expected a positive count or -1");
+  if (subset != "first" && subset != "random")
+    throw Error("data.subset = '" + subset + "', expected first or random");
+}
+
+void ExperimentParams::validate() const {
+  if (model_path.empty()) throw Error("model is not set, expected the path of an aimc model (.h5)");
+  if (n_chips < 1 || n_chips > 1'000'000)
+    throw Error("n_chips = " + std::to_string(n_chips) + ", expected 1 to 1000000");
+  if (output_path.empty()) throw Error("output is not set, expected the results file path (.h5)");
+  if (!std::isfinite(t_inference_s) || t_inference_s < 0)
+    throw Error("t_inference = " + std::to_string(t_inference_s) + ", expected seconds >= 0");
+  data.validate();
+  for (const SweepAxis& a : sweep)
+    if (a.values.empty()) throw Error("sweep." + a.key + " is empty, expected a list of values");
+}
+
+const std::vector<std::string>& read_time_chip_keys() {
+  // Compensation, read-noise mode and scale, and output noise act in AnalogChip::set_time and
+  // matmul, after programming; everything else (device model, programming, converters, mapping,
+  // faults, calibration) shapes the programmed state or its calibration.
+  static const std::vector<std::string> keys = {"drift.compensation", "noise.read_noise_mode",
+                                                "noise.output_noise_fraction",
+                                                "device.read_noise_scale"};
+  return keys;
+}
+
+std::vector<int> Plan::group_points(int g) const {
+  std::vector<int> out;
+  for (std::size_t p = 0; p < points.size(); ++p)
+    if (points[p].program_group == g) out.push_back(static_cast<int>(p));
+  return out;
+}
+
+network::ImageSet select_images(const network::ImageSet& all, const DataParams& data,
+                                std::uint64_t seed) {
+  const int n = all.size();
+  const int want = data.images < 0 ? n : data.images;
+  if (want > n)
+    throw Error("data.images = " + std::to_string(want) + ", but the " + data.split +
+                " split has only " + std::to_string(n) + " images");
+  std::vector<int> pick(static_cast<std::size_t>(n));
+  for (int i = 0; i < n; ++i)
+    pick[static_cast<std::size_t>(i)] = i;
+  if (data.subset == "random" && want < n) {
+    // Partial Fisher-Yates shuffle (Knuth, TAOCP vol. 2, Algorithm P) of the first `want` slots.
+    RandomStream rng(StreamKey{seed, 0, 0, 0, Purpose::dataset_subset});
+    for (int i = 0; i < want; ++i) {
+      const int j = i + std::min(n - i - 1, static_cast<int>(rng.uniform() * (n - i)));
+      std::swap(pick[static_cast<std::size_t>(i)], pick[static_cast<std::size_t>(j)]);
+    }
+    std::sort(pick.begin(), pick.begin() + want);
+  }
+  network::ImageSet out;
+  out.shape = all.shape;
+  out.classes = all.classes;
+  out.labels.reserve(static_cast<std::size_t>(want));
+  out.pixels.reserve(static_cast<std::size_t>(want * all.image_bytes()));
+  for (int i = 0; i < want; ++i) {
+    const int k = pick[static_cast<std::size_t>(i)];
+    out.labels.push_back(all.labels[static_cast<std::size_t>(k)]);
+    out.pixels.insert(out.pixels.end(), all.image(k), all.image(k) + all.image_bytes());
+  }
+  return out;
+}
+
+std::string fnv1a_hex(const std::string& text) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : text) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+PointSummary summarize(std::vector<double> values) {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  PointSummary s;
+  s.n = static_cast<std::int64_t>(values.size());
+  if (values.empty()) {
+    s.mean = s.std = s.sem = s.ci95_low = s.ci95_high = s.min = s.median = s.max = nan;
+    return s;
+  }
+  std::sort(values.begin(), values.end());
+  const auto n = static_cast<double>(s.n);
+  // Summed in sorted order so that the result does not depend on the order samples finished in.
+  double sum = 0;
+  for (const double v : values)
+    sum += v;
+  s.mean = sum / n;
+  s.min = values.front();
+  s.max = values.back();
+  const std::size_t mid = values.size() / 2;
+  s.median = values.size() % 2 == 1 ? values[mid] : 0.5 * (values[mid - 1] + values[mid]);
+  if (s.n < 2) {
+    s.std = s.sem = s.ci95_low = s.ci95_high = nan;
+    return s;
+  }
+  double ss = 0;
+  for (const double v : values)
+    ss += (v - s.mean) * (v - s.mean);
+  s.std = std::sqrt(ss / (n - 1));
+  s.sem = s.std / std::sqrt(n);
+  const boost::math::students_t t_dist(n - 1);
+  const double t = boost::math::quantile(boost::math::complement(t_dist, 0.025));
+  s.ci95_low = s.mean - t * s.sem;
+  s.ci95_high = s.mean + t * s.sem;
+  return s;
+}
+
+}  // namespace aimc::experiment

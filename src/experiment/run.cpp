@@ -1,0 +1,397 @@
+#include "experiment/run.hpp"
+
+#include <mpi.h>
+
+#include <bit>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <thread>
+
+#include "experiment/evaluate.hpp"
+#include "experiment/progress.hpp"
+#include "network/analog_chip.hpp"
+#include "network/network.hpp"
+
+namespace aimc::experiment {
+
+namespace {
+
+// The signal that asked the run to stop (0: none). Written only by the handler.
+volatile std::sig_atomic_t g_stop_signal = 0;
+
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+}
+
+// Message tags between rank 0 (which owns the queue and the results file) and the other ranks.
+constexpr int k_tag_request = 11;  // worker -> 0: give me a unit
+constexpr int k_tag_assign = 12;   // 0 -> worker: [unit, points...] or [-1]: no more work
+constexpr int k_tag_result = 13;   // worker -> 0: one finished sample
+constexpr int k_tag_bye = 14;      // worker -> 0: [signal]; the worker has stopped
+constexpr int k_tag_stop = 15;     // 0 -> worker: stop now
+
+// Thrown out of an evaluation (through TBB, which cancels the batch loop) when the run must stop.
+struct Interrupted {};
+
+using Clock = std::chrono::steady_clock;
+
+bool on_main_thread(std::thread::id main_id) {
+  return std::this_thread::get_id() == main_id;
+}
+
+void nap() {
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+}
+
+std::vector<std::int64_t> pack(const SampleRecord& r) {
+  std::vector<std::int64_t> b = {r.sample,
+                                 r.point,
+                                 r.chip,
+                                 r.correct,
+                                 r.total,
+                                 static_cast<std::int64_t>(r.correct_per_class.size()),
+                                 std::bit_cast<std::int64_t>(r.seconds)};
+  b.insert(b.end(), r.correct_per_class.begin(), r.correct_per_class.end());
+  b.insert(b.end(), r.total_per_class.begin(), r.total_per_class.end());
+  return b;
+}
+
+SampleRecord unpack(const std::vector<std::int64_t>& b) {
+  SampleRecord r;
+  r.sample = b.at(0);
+  r.point = b.at(1);
+  r.chip = b.at(2);
+  r.correct = b.at(3);
+  r.total = b.at(4);
+  const auto classes = static_cast<std::size_t>(b.at(5));
+  r.seconds = std::bit_cast<double>(b.at(6));
+  r.correct_per_class.assign(b.begin() + 7, b.begin() + 7 + static_cast<std::ptrdiff_t>(classes));
+  r.total_per_class.assign(b.begin() + 7 + static_cast<std::ptrdiff_t>(classes),
+                           b.begin() + 7 + 2 * static_cast<std::ptrdiff_t>(classes));
+  return r;
+}
+
+void send(const std::vector<std::int64_t>& b, int dest, int tag) {
+  MPI_Send(b.data(), static_cast<int>(b.size()), MPI_INT64_T, dest, tag, MPI_COMM_WORLD);
+}
+
+std::vector<std::int64_t> receive(const MPI_Status& st) {
+  int count = 0;
+  MPI_Get_count(&st, MPI_INT64_T, &count);
+  std::vector<std::int64_t> b(static_cast<std::size_t>(count));
+  MPI_Recv(b.data(), count, MPI_INT64_T, st.MPI_SOURCE, st.MPI_TAG, MPI_COMM_WORLD,
+           MPI_STATUS_IGNORE);
+  return b;
+}
+
+// The lines of a chip configuration text that its calibration depends on: the mapping, the
+// converters and the calibration settings (AnalogChip::Calibration), not the device or the noise.
+std::string calibration_key(const std::string& chip_text) {
+  std::string key;
+  bool keep = false;
+  std::size_t pos = 0;
+  while (pos < chip_text.size()) {
+    std::size_t end = chip_text.find('\n', pos);
+    if (end == std::string::npos) end = chip_text.size();
+    const std::string line = chip_text.substr(pos, end - pos);
+    if (!line.empty() && line.front() == '[')
+      keep = line == "[mapping]" || line == "[converters]" || line == "[calibration]";
+    if (keep) key += line + "\n";
+    pos = end + 1;
+  }
+  return key;
+}
+
+// What every rank needs to compute units: the network, the images, and its calibration cache.
+class UnitRunner {
+ public:
+  UnitRunner(const Plan& plan, const network::Model& model, const network::ImageSet& images,
+             const network::ImageSet& calibration_images)
+      : plan_(plan),
+        model_(model),
+        images_(images),
+        calibration_images_(calibration_images),
+        net_(model, chip_inference()) {}
+
+  // Programs chip `chip` of program group g once and evaluates it at each of `points`.
+  template <typename Emit>
+  void run(std::int64_t unit, const std::vector<int>& points, const std::function<void(int)>& hook,
+           Emit&& emit) {
+    const std::int64_t chip_index = unit % plan_.params.n_chips;
+    std::unique_ptr<network::AnalogChip> chip;
+    const std::string* programmed_as = nullptr;
+    for (const int p : points) {
+      const SweepPoint& sp = plan_.points[static_cast<std::size_t>(p)];
+      const auto start = Clock::now();
+      // Points of a group differ only in read-time settings; the chip's programmed state is a pure
+      // function of (config, seed, chip index), so a rebuild reproduces the same programmed chip.
+      if (!chip || *programmed_as != sp.chip_text) {
+        chip = std::make_unique<network::AnalogChip>(net_, sp.chip, model_.name, plan_.params.seed,
+                                                     static_cast<std::uint64_t>(chip_index));
+        calibrate(*chip, sp.chip_text);
+        programmed_as = &sp.chip_text;
+      }
+      chip->set_time(sp.t_inference_s, static_cast<std::uint64_t>(p));
+      const EvalResult r = evaluate_local(net_, *chip, images_, hook);
+      SampleRecord rec;
+      rec.sample = plan_.sample_index(p, chip_index);
+      rec.point = p;
+      rec.chip = chip_index;
+      rec.correct = r.correct;
+      rec.total = r.total;
+      rec.correct_per_class = r.correct_per_class;
+      rec.total_per_class = r.total_per_class;
+      rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+      emit(rec);
+    }
+  }
+
+  EvalResult baseline(const std::function<void(int)>& hook) const {
+    return evaluate_local(net_, network::IdealBackend{}, images_, hook);
+  }
+
+ private:
+  static network::InferenceParams chip_inference() {
+    network::InferenceParams p;
+    // On the chip BatchNorm is the local digital unit's affine and stays out of the weights.
+    p.fold_batchnorm = false;
+    return p;
+  }
+
+  // The converter ranges depend on the network, mapping and converters only, never on the chip's
+  // random draws, so each rank computes each distinct calibration once.
+  void calibrate(network::AnalogChip& chip, const std::string& chip_text) {
+    const std::string key = calibration_key(chip_text);
+    const auto it = calibrations_.find(key);
+    if (it != calibrations_.end()) {
+      chip.apply(it->second);
+      return;
+    }
+    calibrations_.emplace(key, chip.calibrate(calibration_images_));
+  }
+
+  const Plan& plan_;
+  const network::Model& model_;
+  const network::ImageSet& images_;
+  const network::ImageSet& calibration_images_;
+  network::Network net_;
+  std::map<std::string, network::AnalogChip::Calibration> calibrations_;
+};
+
+// Rank 0: owns the queue of units and the results file, and answers the other ranks between its
+// own batches.
+class Coordinator {
+ public:
+  Coordinator(const Plan& plan, ResultSink& sink, const MpiSession& mpi, const RunOptions& options)
+      : plan_(plan), sink_(sink), options_(options), active_(mpi.size(), true) {
+    active_[0] = false;
+    workers_ = mpi.size() - 1;
+    std::int64_t todo = 0;
+    for (std::int64_t u = options.slice_index; u < plan.n_units(); u += options.slice_count) {
+      const std::size_t n = points_to_do(u).size();
+      if (n > 0) queue_.push_back(u);
+      todo += static_cast<std::int64_t>(n);
+    }
+    todo_ = todo;
+  }
+
+  std::int64_t todo() const { return todo_; }
+  std::int64_t written() const { return written_; }
+  bool stopping() const { return stop_signal_ != 0 || stop_requested_; }
+  int stop_signal() const { return stop_signal_; }
+  void attach_progress(Progress* p) { progress_ = p; }
+
+  // The points of unit u whose samples are not in the results file yet.
+  std::vector<int> points_to_do(std::int64_t u) const {
+    std::vector<int> out;
+    const int g = static_cast<int>(u / plan_.params.n_chips);
+    const std::int64_t c = u % plan_.params.n_chips;
+    for (const int p : plan_.group_points(g))
+      if (!sink_.is_done(plan_.sample_index(p, c))) out.push_back(p);
+    return out;
+  }
+
+  // [unit, points...] for the next unit in the queue, or [-1].
+  std::vector<std::int64_t> next_assignment() {
+    if (stopping() || next_ >= queue_.size()) return {-1};
+    const std::int64_t u = queue_[next_++];
+    std::vector<std::int64_t> a = {u};
+    for (const int p : points_to_do(u))
+      a.push_back(p);
+    return a;
+  }
+
+  void record(const SampleRecord& r) {
+    sink_.write(r);
+    ++written_;
+    if (progress_ != nullptr) progress_->add(1);
+    if (options_.die_after_samples > 0 && written_ == options_.die_after_samples)
+      std::raise(SIGKILL);
+  }
+
+  // Answers every pending message. Called on the main thread only (MPI_THREAD_FUNNELED).
+  void service() {
+    check_signal();
+    for (;;) {
+      int flag = 0;
+      MPI_Status st;
+      MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+      if (flag == 0) return;
+      const std::vector<std::int64_t> msg = receive(st);
+      const int from = st.MPI_SOURCE;
+      if (st.MPI_TAG == k_tag_request) {
+        // Once stopping, a request is answered by the stop message sent to every active worker.
+        if (!stopping()) send(next_assignment(), from, k_tag_assign);
+      } else if (st.MPI_TAG == k_tag_result) {
+        record(unpack(msg));
+      } else if (st.MPI_TAG == k_tag_bye) {
+        active_[static_cast<std::size_t>(from)] = false;
+        --workers_;
+        if (!msg.empty() && msg[0] != 0 && stop_signal_ == 0)
+          stop_signal_ = static_cast<int>(msg[0]);
+      }
+      if (stopping()) broadcast_stop();
+    }
+  }
+
+  // Waits for every other rank to finish (or stop), answering them meanwhile.
+  void drain() {
+    for (;;) {
+      service();
+      if (stopping()) broadcast_stop();
+      if (workers_ == 0) return;
+      nap();
+    }
+  }
+
+ private:
+  void check_signal() {
+    if (stop_signal_ == 0 && g_stop_signal != 0) stop_signal_ = g_stop_signal;
+  }
+
+  void broadcast_stop() {
+    if (stop_sent_) return;
+    stop_sent_ = true;
+    for (std::size_t r = 1; r < active_.size(); ++r)
+      if (active_[r]) send({0}, static_cast<int>(r), k_tag_stop);
+  }
+
+  const Plan& plan_;
+  ResultSink& sink_;
+  RunOptions options_;
+  std::vector<std::int64_t> queue_;
+  std::size_t next_ = 0;
+  std::vector<bool> active_;
+  int workers_ = 0;
+  std::int64_t todo_ = 0;
+  std::int64_t written_ = 0;
+  int stop_signal_ = 0;
+  bool stop_requested_ = false;
+  bool stop_sent_ = false;
+  Progress* progress_ = nullptr;
+};
+
+RunOutcome run_root(const Plan& plan, UnitRunner& runner, ResultSink& sink, const MpiSession& mpi,
+                    const RunOptions& options) {
+  Coordinator coord(plan, sink, mpi, options);
+  const std::thread::id main_id = std::this_thread::get_id();
+  // Between batches: answer the other ranks (main thread only) and honour a stop request.
+  const std::function<void(int)> hook = [&](int) {
+    if (on_main_thread(main_id)) coord.service();
+    if (g_stop_signal != 0 || coord.stopping()) throw Interrupted{};
+  };
+  try {
+    if (!sink.has_baseline()) {
+      const EvalResult b = runner.baseline(hook);
+      sink.write_baseline(b.correct, b.total);
+    }
+    Progress progress("samples", coord.todo(), options.progress);
+    coord.attach_progress(&progress);
+    while (!coord.stopping()) {
+      const std::vector<std::int64_t> a = coord.next_assignment();
+      if (a[0] < 0) break;
+      const std::vector<int> points(a.begin() + 1, a.end());
+      runner.run(a[0], points, hook, [&](const SampleRecord& r) { coord.record(r); });
+    }
+    coord.drain();
+    coord.attach_progress(nullptr);
+  } catch (const Interrupted&) {
+    coord.drain();
+  }
+  RunOutcome out;
+  out.computed = coord.written();
+  out.signal = coord.stop_signal() != 0 ? coord.stop_signal() : static_cast<int>(g_stop_signal);
+  for (std::int64_t u = options.slice_index; u < plan.n_units(); u += options.slice_count)
+    out.remaining += static_cast<std::int64_t>(coord.points_to_do(u).size());
+  return out;
+}
+
+void run_worker(UnitRunner& runner) {
+  const std::thread::id main_id = std::this_thread::get_id();
+  bool stop = false;
+  const std::function<void(int)> hook = [&](int) {
+    if (on_main_thread(main_id) && !stop) {
+      int flag = 0;
+      MPI_Iprobe(0, k_tag_stop, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
+      if (flag != 0) {
+        MPI_Recv(nullptr, 0, MPI_INT64_T, 0, k_tag_stop, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        stop = true;
+      }
+    }
+    if (stop || g_stop_signal != 0) throw Interrupted{};
+  };
+  for (;;) {
+    if (g_stop_signal != 0) break;
+    send({0}, 0, k_tag_request);
+    std::vector<std::int64_t> a;
+    // Wait for the answer without spinning: with more ranks than cores a spinning rank would
+    // steal the CPU from the one doing the work.
+    while (a.empty() && !stop && g_stop_signal == 0) {
+      int flag = 0;
+      MPI_Status st;
+      MPI_Iprobe(0, MPI_ANY_TAG, MPI_COMM_WORLD, &flag, &st);
+      if (flag == 0) {
+        nap();
+        continue;
+      }
+      const std::vector<std::int64_t> msg = receive(st);
+      if (st.MPI_TAG == k_tag_stop) stop = true;
+      if (st.MPI_TAG == k_tag_assign) a = msg;
+    }
+    if (stop || g_stop_signal != 0 || a.empty() || a[0] < 0) break;
+    const std::vector<int> points(a.begin() + 1, a.end());
+    try {
+      runner.run(a[0], points, hook, [](const SampleRecord& r) { send(pack(r), 0, k_tag_result); });
+    } catch (const Interrupted&) {
+      break;
+    }
+  }
+  send({static_cast<std::int64_t>(g_stop_signal)}, 0, k_tag_bye);
+}
+
+}  // namespace
+
+void install_stop_handlers() {
+  struct sigaction sa = {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+}
+
+int stop_signal() {
+  return static_cast<int>(g_stop_signal);
+}
+
+RunOutcome run_experiment(const Plan& plan, const network::Model& model,
+                          const network::ImageSet& images,
+                          const network::ImageSet& calibration_images, ResultSink* sink,
+                          const MpiSession& mpi, const RunOptions& options) {
+  UnitRunner runner(plan, model, images, calibration_images);
+  if (mpi.is_root()) return run_root(plan, runner, *sink, mpi, options);
+  run_worker(runner);
+  return {};
+}
+
+}  // namespace aimc::experiment
