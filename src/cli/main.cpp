@@ -18,6 +18,9 @@ namespace {
 constexpr const char* k_usage = R"(usage: aimc <command> [options]
 
 Commands:
+  run      run an experiment (sweep x chip instances, MPI + TBB) into an HDF5 results file;
+           resumes a killed run (see experiments/quickstart.ini)
+  merge    combine the results files of a job array (aimc run --slice) into one
   eval     evaluate a model on CIFAR-10: --ideal (exact float32) or --chip C.ini (one sampled
            analog chip at --t-inference seconds)
   map      show how a model's layers map onto the chip's cores
@@ -48,13 +51,16 @@ int main(int argc, char** argv) {
     if (command == "import") return aimc::cli::cmd_import(args, mpi);
     if (command == "bench") return aimc::cli::cmd_bench(args, mpi);
     if (command == "map") return aimc::cli::cmd_map(args, mpi);
+    if (command == "run") return aimc::cli::cmd_run(args, mpi);
+    if (command == "merge") return aimc::cli::cmd_merge(args, mpi);
     throw aimc::Error("unknown command '" + command +
-                      "', expected one of: eval, import, map, bench "
+                      "', expected one of: run, merge, eval, import, map, bench "
                       "(see 'aimc --help')");
   } catch (const aimc::Error& e) {
     // Every rank reads the same inputs and fails the same way; one line is enough.
-    const bool known =
-        command == "eval" || command == "import" || command == "bench" || command == "map";
+    const bool known = command == "eval" || command == "import" || command == "bench" ||
+                       command == "map" || command == "run" ||
+                       command == "merge";
     if (mpi.is_root())
       std::cerr << (known ? "aimc " + command : std::string("aimc")) << ": error: " << e.what()
                 << '\n';
