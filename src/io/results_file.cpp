@@ -377,14 +377,18 @@ std::unique_ptr<ResultsFile> ResultsFile::open_for_run(const std::string& path,
     fs::rename(part, path, ec);
     if (ec) throw Error(path + ": cannot rename " + part + ": " + ec.message());
   }
+  // Checked read-only first: a file of another experiment is never opened for writing.
+  {
+    const std::unique_ptr<ResultsFile> probe = open_existing(path, false);
+    if (probe->config_hash_ != plan.config_hash)
+      throw Error(path + ": holds results of a different experiment (configuration hash " +
+                  probe->config_hash_ + ", this run " + plan.config_hash +
+                  "); use another --output, or remove the file to start over");
+    if (probe->n_samples() != plan.n_samples())
+      throw Error(path + ": has " + std::to_string(probe->n_samples()) + " samples, expected " +
+                  std::to_string(plan.n_samples()));
+  }
   std::unique_ptr<ResultsFile> r = open_existing(path, true);
-  if (r->config_hash_ != plan.config_hash)
-    throw Error(path + ": holds results of a different experiment (configuration hash " +
-                r->config_hash_ + ", this run " + plan.config_hash +
-                "); use another --output, or remove the file to start over");
-  if (r->n_samples() != plan.n_samples())
-    throw Error(path + ": has " + std::to_string(r->n_samples()) + " samples, expected " +
-                std::to_string(plan.n_samples()));
   const hid_t root = r->file_.get();
   if (resumed) {
     const std::int64_t count = h5::read_int_attribute(root, "resume_count", path).at(0);

@@ -1,0 +1,311 @@
+"""aimc run end to end: the same experiment gives the same bits on 1, 2 and 3 MPI ranks and 1 or
+2 threads; a run killed at any moment (SIGKILL) or stopped (SIGTERM) resumes to the same bits;
+merge of job-array slices equals a single run and refuses what does not belong together; the
+summary in the file matches its samples; bad experiment files fail before any work with one line.
+"""
+
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+AIMC = os.environ.get("AIMC_BIN", "")
+MPIEXEC = os.environ.get("AIMC_MPIEXEC", "mpiexec")
+MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
+DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
+REPO = Path(__file__).resolve().parents[2]
+
+# Two programming groups (prog_noise_scale) x two times x two compensation modes = 8 points,
+# x 2 chips = 16 samples in 4 work units.
+EXPERIMENT = """\
+model = {model}
+chip = {repo}/configs/chips/hermes64.ini
+n_chips = 2
+seed = 7
+output = {output}
+
+[data]
+dir = {data}
+images = 48
+subset = random
+
+[chip]
+calibration.images = 32
+
+[sweep]
+chip.device.prog_noise_scale = 1, 2
+t_inference = 60, 86400
+chip.drift.compensation = none, global
+"""
+
+
+def need(path):
+    if not Path(path).exists():
+        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
+        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    if not AIMC:
+        pytest.skip("AIMC_BIN not set: run through ctest")
+    model = MODELS / "resnet20.h5"
+    need(model)
+    need(DATA / "cifar-10" / "test_batch.bin")
+    d = tmp_path_factory.mktemp("run")
+    exp = d / "tiny.ini"
+    exp.write_text(EXPERIMENT.format(model=model, repo=REPO, data=DATA / "cifar-10",
+                                     output=d / "default.h5"))
+    ref = d / "reference.h5"
+    proc = aimc_run(exp, ref, "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    return exp, ref, d
+
+
+def aimc_run(exp, out, *extra, ranks=None, timeout=600):
+    cmd = [AIMC, "run", str(exp), "--output", str(out), "--no-progress", *extra]
+    if ranks:
+        cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe", "--bind-to", "none"] + cmd
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def datasets(path):
+    """Every dataset except timing/ (wall times), as numpy arrays."""
+    out = {}
+    with h5py.File(path, "r") as f:
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset) and not name.startswith("timing"):
+                out[name] = obj[()]
+        f.visititems(visit)
+    return out
+
+
+def assert_same(a, b):
+    da, db = datasets(a), datasets(b)
+    assert sorted(da) == sorted(db)
+    for name in da:
+        x, y = da[name], db[name]
+        assert x.dtype == y.dtype and x.shape == y.shape, name
+        if x.dtype.kind == "f":
+            assert np.array_equal(x, y, equal_nan=True), name
+        else:
+            assert np.array_equal(x, y), name
+
+
+def attrs(path):
+    with h5py.File(path, "r") as f:
+        return dict(f.attrs)
+
+
+def test_reference_is_complete_and_sane(setup):
+    _, ref, _ = setup
+    a = attrs(ref)
+    assert a["complete"] == 1 and a["n_samples"] == 16 and a["format"] == "aimc-results"
+    with h5py.File(ref, "r") as f:
+        assert f["samples/done"][()].all()
+        assert (f["samples/total"][()] == 48).all()
+        acc = f["samples/accuracy"][()]
+        # 8 points of distinct read noise: samples differ, and none is chance or perfect.
+        assert len(np.unique(acc)) > 4 and acc.min() > 0.1 and acc.max() < 1.0
+        assert 0.8 < a["ideal_accuracy"] <= 1.0
+
+
+@pytest.mark.parametrize("ranks,threads", [(None, 2), (2, 1), (3, 1)])
+def test_bit_identical_across_ranks_and_threads(setup, ranks, threads):
+    exp, ref, d = setup
+    out = d / f"ranks{ranks}_threads{threads}.h5"
+    proc = aimc_run(exp, out, "--threads", str(threads), ranks=ranks)
+    assert proc.returncode == 0, proc.stderr
+    assert attrs(out)["n_ranks"] == (ranks or 1)
+    assert_same(ref, out)
+
+
+def test_kill_after_k_samples_then_resume(setup):
+    exp, ref, d = setup
+    out = d / "killed.h5"
+    proc = aimc_run(exp, out, "--threads", "1", "--test-die-after", "5")
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with h5py.File(out, "r") as f:  # readable after the crash, with exactly the 5 samples
+        assert f.attrs["complete"] == 0
+        assert f["samples/done"][()].sum() == 5
+    proc = aimc_run(exp, out, "--threads", "2", "--resume")
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming: 5 already done" in proc.stderr
+    assert "(11 this run)" in proc.stderr  # only the missing samples were computed
+    assert attrs(out)["resume_count"] == 1
+    assert_same(ref, out)
+
+
+def test_sigkill_at_random_times_then_resume(setup):
+    exp, ref, d = setup
+    out = d / "sigkill.h5"
+    rng = random.Random(20261129)
+    for _ in range(2):
+        p = subprocess.Popen([AIMC, "run", str(exp), "--output", str(out), "--no-progress",
+                              "--threads", "1"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 6.0))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        if out.exists():
+            with h5py.File(out, "r") as f:
+                assert f["samples/done"][()].sum() <= 16
+    proc = aimc_run(exp, out, "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert_same(ref, out)
+
+
+def test_sigterm_stops_cleanly_then_resume(setup):
+    exp, ref, d = setup
+    out = d / "sigterm.h5"
+    p = subprocess.Popen([AIMC, "run", str(exp), "--output", str(out), "--no-progress",
+                          "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not out.exists():
+        time.sleep(0.2)
+    time.sleep(3)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by signal 15" in err and "rerun the same command to resume" in err
+    a = attrs(out)
+    assert a["complete"] == 0
+    proc = aimc_run(exp, out, "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert_same(ref, out)
+
+
+def test_merge_of_slices_equals_single_run(setup):
+    exp, ref, d = setup
+    parts = []
+    for i in range(2):
+        part = d / f"slice{i}.h5"
+        proc = aimc_run(exp, part, "--threads", "1", "--slice", f"{i}/2")
+        assert proc.returncode == 0, proc.stderr
+        assert attrs(part)["complete"] == 0
+        parts.append(part)
+    merged = d / "merged.h5"
+    proc = subprocess.run([AIMC, "merge", str(merged), *map(str, parts)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert attrs(merged)["complete"] == 1
+    assert_same(ref, merged)
+
+    # The output must be new.
+    proc = subprocess.run([AIMC, "merge", str(merged), *map(str, parts)], capture_output=True,
+                          text=True)
+    assert proc.returncode == 2 and "already exists" in proc.stderr
+    # A sample in two inputs.
+    proc = subprocess.run([AIMC, "merge", str(d / "dup.h5"), str(parts[0]), str(ref)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "also appear in an earlier input" in proc.stderr
+    assert not (d / "dup.h5").exists()
+    # Gaps are reported, and the output is marked incomplete.
+    proc = subprocess.run([AIMC, "merge", str(d / "gaps.h5"), str(parts[0])],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "8 of 16 samples missing" in proc.stderr
+    assert attrs(d / "gaps.h5")["complete"] == 0
+    # Another experiment (different seed).
+    other = d / "other.h5"
+    proc = aimc_run(exp, other, "--threads", "1", "--slice", "1/2", "--set", "seed=8",
+                    "--set", "data.images=16")
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([AIMC, "merge", str(d / "mixed.h5"), str(parts[0]), str(other)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2 and "different experiment" in proc.stderr
+
+
+def test_summary_matches_samples(setup):
+    _, ref, _ = setup
+    with h5py.File(ref, "r") as f:
+        point = f["samples/point"][()]
+        acc = f["samples/accuracy"][()]
+        pts = f["points"]
+        for p in range(len(pts["index"])):
+            v = np.sort(acc[point == p])
+            assert pts["n"][p] == len(v) == 2
+            assert np.isclose(pts["accuracy_mean"][p], v.mean(), rtol=0, atol=1e-15)
+            assert np.isclose(pts["accuracy_std"][p], v.std(ddof=1), rtol=1e-12, atol=1e-15)
+            assert np.isclose(pts["accuracy_sem"][p], v.std(ddof=1) / np.sqrt(2), atol=1e-15)
+            assert pts["accuracy_min"][p] == v[0] and pts["accuracy_max"][p] == v[-1]
+            assert np.isclose(pts["accuracy_median"][p], np.median(v))
+            # Student's t quantile t(0.975, 1 degree of freedom) = 12.7062047...
+            half = (pts["accuracy_ci95_high"][p] - pts["accuracy_ci95_low"][p]) / 2
+            assert np.isclose(half, 12.706204736174698 * pts["accuracy_sem"][p], rtol=1e-9)
+        # The axis columns agree with the points they index.
+        comp = pts["chip.drift.compensation"].asstr()[()]
+        assert list(comp[:4]) == ["none", "global", "none", "global"]
+        assert list(pts["t_inference"][()][:4]) == [60, 60, 86400, 86400]
+        assert list(pts["program_group"][()]) == [0, 0, 0, 0, 1, 1, 1, 1]
+
+
+def test_results_load_in_pandas(setup):
+    pd = pytest.importorskip("pandas")
+    _, ref, _ = setup
+    with h5py.File(ref, "r") as f:
+        s = pd.DataFrame({k: f["samples"][k][()] for k in f["samples"]
+                          if f["samples"][k].ndim == 1})
+    assert len(s) == 16 and s["done"].all()
+
+
+BAD = [
+    # (lines put before the file, --set overrides, fragments of the one error line)
+    ("bogus = 1\n", [], ["tiny.ini", "unknown key 'bogus'"]),
+    ("", ["n_chips=0"], ["--set", "n_chips = '0'", "integer from 1"]),
+    ("", ["n_chips=two"], ["--set", "n_chips = 'two'"]),
+    ("", ["seed=-3"], ["seed = '-3'"]),
+    ("", ["data.images=0"], ["data.images = '0'"]),
+    ("", ["data.subset=middle"], ["data.subset = 'middle'", "first or random"]),
+    ("", ["t_inference=nan"], ["t_inference = 'nan'", "seconds >= 0"]),
+    ("", ["sweep.t_inference=1,,2"], ["sweep.t_inference", "none empty"]),
+    ("", ["sweep.t_inference=-5"], ["sweep.t_inference = '-5'", "seconds >= 0"]),
+    ("", ["sweep.colour=red"], ["unknown sweep axis 'colour'"]),
+    ("", ["chip.converters.adc_bitz=8"], ["unknown chip key 'converters.adc_bitz'"]),
+    ("", ["sweep.chip.drift.compensation=none,sometimes"],
+     ["sweep point", "drift.compensation = 'sometimes'", "none, global, per_column"]),
+    ("", ["chip.drift.compensation=none"], ["is also a sweep axis"]),
+    ("", ["model=/nonexistent/model.h5"], ["/nonexistent/model.h5"]),
+    ("", ["sweep.chip.converters.dac_bits=" + ",".join(["8"] * 4000),
+          "sweep.chip.converters.adc_bits=" + ",".join(["8"] * 4000)],
+     ["more than 10,000,000 points"]),
+    ("[sweep\n", [], ["tiny.ini"]),
+    ("", ["data.images=60000"], ["data.images = '60000'"]),
+]
+
+
+@pytest.mark.parametrize("extra,sets,fragments", BAD)
+def test_bad_experiment_fails_before_work(setup, tmp_path, extra, sets, fragments):
+    exp, _, _ = setup
+    bad = tmp_path / "tiny.ini"
+    bad.write_text(extra + exp.read_text())
+    out = tmp_path / "never.h5"
+    args = [x for s in sets for x in ("--set", s)]
+    proc = aimc_run(bad, out, *args)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and re.match(r"aimc run: error: ", lines[0]), proc.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert not out.exists()
+
+
+def test_refuses_other_experiment_and_missing_resume(setup, tmp_path):
+    exp, ref, _ = setup
+    before = ref.read_bytes()
+    proc = aimc_run(exp, ref, "--set", "n_chips=3")
+    assert proc.returncode == 2 and "different experiment" in proc.stderr
+    assert ref.read_bytes() == before  # untouched
+    proc = aimc_run(exp, tmp_path / "absent.h5", "--resume")
+    assert proc.returncode == 2 and "nothing to resume" in proc.stderr
+    proc = aimc_run(exp, tmp_path / "x.h5", "--slice", "2/2")
+    assert proc.returncode == 2 and "--slice '2/2'" in proc.stderr
