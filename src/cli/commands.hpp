@@ -18,6 +18,7 @@ int cmd_map(const std::vector<std::string>& args, const experiment::MpiSession& 
 int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 int cmd_merge(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
+int cmd_perf(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 
 // Parses `args` against `options` (and positionals), turning Boost's exceptions into aimc::Error
 // lines that name the subcommand. Returns false if --help was given (help already printed).

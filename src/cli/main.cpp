@@ -24,6 +24,7 @@ Commands:
   eval     evaluate a model on CIFAR-10: --ideal (exact float32) or --chip C.ini (one sampled
            analog chip at --t-inference seconds)
   map      show how a model's layers map onto the chip's cores
+  perf     throughput and energy of a model on the chip, or the chip's peak (--peak)
   import   convert a PyTorch state_dict (.npz/.pt) into an aimc model file (.h5)
   bench    measure GEMM peak, aimc inference speed, and the ratio to PyTorch
 
@@ -51,15 +52,16 @@ int main(int argc, char** argv) {
     if (command == "import") return aimc::cli::cmd_import(args, mpi);
     if (command == "bench") return aimc::cli::cmd_bench(args, mpi);
     if (command == "map") return aimc::cli::cmd_map(args, mpi);
+    if (command == "perf") return aimc::cli::cmd_perf(args, mpi);
     if (command == "run") return aimc::cli::cmd_run(args, mpi);
     if (command == "merge") return aimc::cli::cmd_merge(args, mpi);
     throw aimc::Error("unknown command '" + command +
-                      "', expected one of: run, merge, eval, import, map, bench "
+                      "', expected one of: run, merge, eval, import, map, bench, perf "
                       "(see 'aimc --help')");
   } catch (const aimc::Error& e) {
     // Every rank reads the same inputs and fails the same way; one line is enough.
     const bool known = command == "eval" || command == "import" || command == "bench" ||
-                       command == "map" || command == "run" ||
+                       command == "map" || command == "perf" || command == "run" ||
                        command == "merge";
     if (mpi.is_root())
       std::cerr << (known ? "aimc " + command : std::string("aimc")) << ": error: " << e.what()

@@ -110,6 +110,7 @@ void ChipParams::validate() const {
   converters.validate();
   programming.validate();
   faults.validate();
+  perf.validate();
   require(output_noise_fraction >= 0 && std::isfinite(output_noise_fraction),
           "noise.output_noise_fraction", output_noise_fraction, "a non-negative number");
   require(calibration_images >= 1 && calibration_images <= 50000, "calibration.images",

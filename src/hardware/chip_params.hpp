@@ -3,6 +3,7 @@
 #include <string>
 
 #include "hardware/mapping.hpp"
+#include "hardware/perf_model.hpp"
 #include "physics/device_model.hpp"
 
 namespace aimc::hardware {
@@ -93,6 +94,8 @@ struct ChipParams {
   DriftCompensation drift_compensation = DriftCompensation::global;
   // Training images used to calibrate the DAC and ADC ranges.
   int calibration_images = 64;
+  // Throughput and energy model ([perf]; hardware/perf_model.hpp).
+  PerfParams perf;
   void validate() const;
 };
 

@@ -3,6 +3,9 @@
 #include <boost/program_options.hpp>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "util/error.hpp"
 
@@ -11,6 +14,31 @@ namespace aimc::io {
 namespace po = boost::program_options;
 
 namespace {
+
+// The [perf] keys that hold a double, with their member of PerfParams.
+const std::vector<std::pair<const char*, double hardware::PerfParams::*>>& perf_doubles() {
+  using P = hardware::PerfParams;
+  static const std::vector<std::pair<const char*, double P::*>> keys = {
+      {"perf.mvm_latency_ns_one_phase", &P::mvm_latency_ns_one_phase},
+      {"perf.mvm_latency_ns_four_phase", &P::mvm_latency_ns_four_phase},
+      {"perf.mvm_energy_nJ_one_phase", &P::mvm_energy_nJ_one_phase},
+      {"perf.mvm_energy_nJ_four_phase", &P::mvm_energy_nJ_four_phase},
+      {"perf.calibration_input_activity", &P::calibration_input_activity},
+      {"perf.input_energy_share", &P::input_energy_share},
+      {"perf.default_input_activity", &P::default_input_activity},
+      {"perf.affine_energy_pJ", &P::affine_energy_pJ},
+      {"perf.relu_energy_pJ", &P::relu_energy_pJ},
+      {"perf.add_energy_pJ", &P::add_energy_pJ},
+      {"perf.pool_energy_pJ", &P::pool_energy_pJ},
+      {"perf.local_ops_per_ns", &P::local_ops_per_ns},
+      {"perf.global_ops_per_ns", &P::global_ops_per_ns},
+      {"perf.mesh_energy_pJ_per_byte", &P::mesh_energy_pJ_per_byte},
+      {"perf.mesh_bandwidth_GBps_per_core", &P::mesh_bandwidth_GBps_per_core},
+      {"perf.mesh_latency_ns", &P::mesh_latency_ns},
+      {"perf.chip_area_mm2", &P::chip_area_mm2},
+  };
+  return keys;
+}
 
 po::options_description chip_options() {
   po::options_description o;
@@ -50,6 +78,12 @@ po::options_description chip_options() {
                                                            po::value<double>(), "")(
       "converters.adc_residual_offset_sigma", po::value<double>(), "")(
       "mapping.last_layer", po::value<std::string>(), "analog | digital");
+  // [perf]: hardware/perf_model.hpp
+  o.add_options()("perf.read_mode", po::value<std::string>(), "one_phase | four_phase")(
+      "perf.activation_bytes", po::value<int>(), "")("perf.partial_sum_bytes", po::value<int>(),
+                                                     "");
+  for (const auto& [key, member] : perf_doubles())
+    o.add_options()(key, po::value<double>(), "");
   return o;
 }
 
@@ -153,6 +187,12 @@ hardware::ChipParams read_chip_config(const std::string& path,
       throw Error(where + ": mapping.last_layer = '" + v + "', expected one of: analog, digital");
     p.digital_last_layer = v == "digital";
   }
+  set_enum(vm, "perf.read_mode", p.perf.read_mode, hardware::read_mode_from_name,
+           "one_phase, four_phase", where);
+  set_if(vm, "perf.activation_bytes", p.perf.activation_bytes);
+  set_if(vm, "perf.partial_sum_bytes", p.perf.partial_sum_bytes);
+  for (const auto& [key, member] : perf_doubles())
+    set_if(vm, key, p.perf.*member);
   try {
     p.validate();
   } catch (const Error& e) {
@@ -193,7 +233,13 @@ std::string chip_config_text(const hardware::ChipParams& p) {
      << "\n[faults]\nstuck_fraction = " << p.faults.stuck_fraction
      << "\nstuck_at_gmax_share = " << p.faults.stuck_at_gmax_share
      << "\n[drift]\ncompensation = " << hardware::name_of(p.drift_compensation)
-     << "\n[calibration]\nimages = " << p.calibration_images << "\n";
+     << "\n[calibration]\nimages = " << p.calibration_images
+     << "\n[perf]\nread_mode = " << hardware::read_mode_name(p.perf.read_mode)
+     << "\nactivation_bytes = " << p.perf.activation_bytes
+     << "\npartial_sum_bytes = " << p.perf.partial_sum_bytes;
+  for (const auto& [key, member] : perf_doubles())
+    os << "\n" << std::string(key).substr(5) << " = " << p.perf.*member;
+  os << "\n";
   return os.str();
 }
 
