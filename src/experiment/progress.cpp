@@ -22,6 +22,7 @@ void Progress::add(std::int64_t n) {
   if (!enabled_) return;
   const std::lock_guard<std::mutex> lock(mutex_);
   done_ += n;
+  if (done_ >= total_) return;  // the destructor prints the final line
   const auto now = Clock::now();
   if (std::chrono::duration<double>(now - last_).count() < interval_s_) return;
   last_ = now;
