@@ -85,6 +85,17 @@ std::vector<std::string> split_list(const Entry& e) {
   return out;
 }
 
+// A linked axis, "chip.a.x+chip.a.y", sets several keys to the same value at each point (e.g. the
+// mean and the spread of the drift exponent together). A plain axis is a list of one.
+std::vector<std::string> linked_keys(const std::string& axis) {
+  std::vector<std::string> out;
+  std::stringstream ss(axis);
+  std::string part;
+  while (std::getline(ss, part, '+'))
+    out.push_back(trim(part));
+  return out;
+}
+
 // FNV-1a of a file's bytes: ties results to the exact model they were computed with.
 std::string file_hash(const std::string& path, const std::string& origin) {
   std::ifstream in(path, std::ios::binary);
@@ -179,10 +190,10 @@ experiment::Plan read_experiment(const std::string& path,
       (e.origin == "--set" ? chip_cli : chip_file).push_back(ck + "=" + e.value);
       chip_set_origin[ck] = e.origin;
     } else if (k.rfind("sweep.", 0) == 0) {
-      const std::string axis = k.substr(6);
-      if (axis != "t_inference" && !(axis.rfind("chip.", 0) == 0 && is_chip_key(axis.substr(5))))
-        throw Error(e.origin + ": unknown sweep axis '" + axis +
-                    "', expected t_inference or chip.<section>.<key> (docs/experiments.md)");
+      for (const std::string& axis : linked_keys(k.substr(6)))
+        if (axis != "t_inference" && !(axis.rfind("chip.", 0) == 0 && is_chip_key(axis.substr(5))))
+          throw Error(e.origin + ": unknown sweep axis '" + axis +
+                      "', expected t_inference or chip.<section>.<key> (docs/experiments.md)");
     } else {
       throw Error(e.origin + ": unknown key '" + k +
                   "', expected one of: model, chip, n_chips, seed, output, t_inference, "
@@ -194,12 +205,14 @@ experiment::Plan read_experiment(const std::string& path,
   std::vector<const Entry*> axis_entries;
   for (const Entry& e : sweep_entries) {
     experiment::SweepAxis a{e.key.substr(6), split_list(e)};
-    if (a.key.rfind("chip.", 0) == 0 && chip_set_origin.count(a.key.substr(5)) != 0U)
-      throw Error(chip_set_origin[a.key.substr(5)] + ": " + a.key +
-                  " is also a sweep axis; set sweep." + a.key + " instead");
-    if (a.key == "t_inference")
-      for (const std::string& v : a.values)
-        to_seconds(e, v);
+    for (const std::string& part : linked_keys(a.key)) {
+      if (part.rfind("chip.", 0) == 0 && chip_set_origin.count(part.substr(5)) != 0U)
+        throw Error(chip_set_origin[part.substr(5)] + ": " + part +
+                    " is also a sweep axis; set sweep." + a.key + " instead");
+      if (part == "t_inference")
+        for (const std::string& v : a.values)
+          to_seconds(e, v);
+    }
     n_points *= static_cast<std::int64_t>(a.values.size());
     if (n_points > 10'000'000)
       throw Error(e.origin + ": the sweep has more than 10,000,000 points at " + e.key +
@@ -240,10 +253,12 @@ experiment::Plan read_experiment(const std::string& path,
       rest %= stride;
       sp.values.push_back(v);
       label += (label.empty() ? "" : ", ") + axis.key + " = " + v;
-      if (axis.key == "t_inference")
-        sp.t_inference_s = to_seconds(*axis_entries[a], v);
-      else
-        point_overrides.push_back(axis.key.substr(5) + "=" + v);
+      for (const std::string& part : linked_keys(axis.key)) {
+        if (part == "t_inference")
+          sp.t_inference_s = to_seconds(*axis_entries[a], v);
+        else
+          point_overrides.push_back(part.substr(5) + "=" + v);
+      }
     }
     point_overrides.insert(point_overrides.end(), chip_file.begin(), chip_file.end());
     try {

@@ -1,0 +1,66 @@
+"""Every shipped experiment file parses and runs in a reduced mode (1 chip, 8 images), so no
+experiment in experiments/ can rot. experiments/peak_mvm.ini is the performance model's own format
+and runs through 'aimc perf --experiment'."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import h5py
+import pytest
+
+AIMC = os.environ.get("AIMC_BIN", "")
+MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
+DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
+REPO = Path(__file__).resolve().parents[2]
+RUN_EXPERIMENTS = sorted(p for p in (REPO / "experiments").glob("*.ini") if p.name != "peak_mvm.ini")
+
+
+def need(path):
+    if not Path(path).exists():
+        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
+        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+def model_of(exp):
+    for line in exp.read_text().splitlines():
+        if line.split("#")[0].strip().startswith("model"):
+            return Path(line.split("=", 1)[1].split("#")[0].strip()).name
+    raise AssertionError(f"{exp}: no model key")
+
+
+def test_there_are_experiments():
+    names = {p.name for p in RUN_EXPERIMENTS}
+    assert {"quickstart.ini", "hermes_drift_resnet32.ini", "sensitivity_adc_bits.ini",
+            "sensitivity_dac_bits.ini", "sensitivity_prog_noise.ini", "sensitivity_drift_nu.ini",
+            "sensitivity_read_noise_mode.ini"} <= names
+
+
+@pytest.mark.parametrize("exp", RUN_EXPERIMENTS, ids=lambda p: p.name)
+def test_experiment_runs_reduced(exp, tmp_path):
+    if not AIMC:
+        pytest.skip("AIMC_BIN not set: run through ctest")
+    model = MODELS / model_of(exp)
+    need(model)
+    need(DATA / "cifar-10" / "test_batch.bin")
+    out = tmp_path / "out.h5"
+    proc = subprocess.run(
+        [AIMC, "run", str(exp), "--output", str(out), "--no-progress", "--threads", "1",
+         "--set", "n_chips=1", "--set", "data.images=8", "--set", f"model={model}",
+         "--set", f"data.dir={DATA / 'cifar-10'}", "--set", "chip.calibration.images=8"],
+        capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    with h5py.File(out, "r") as f:
+        assert f.attrs["complete"] == 1
+        assert f["samples/done"][()].all()
+        assert (f["samples/total"][()] == 8).all()
+
+
+def test_peak_experiment_passes():
+    if not AIMC:
+        pytest.skip("AIMC_BIN not set: run through ctest")
+    proc = subprocess.run([AIMC, "perf", "--experiment", "experiments/peak_mvm.ini"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
