@@ -17,6 +17,7 @@
 #include "io/chip_config.hpp"
 #include "io/model_file.hpp"
 #include "network/network.hpp"
+#include "network/perf_work.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
 
@@ -25,69 +26,6 @@ namespace aimc::cli {
 namespace {
 
 using hardware::ReadMode;
-
-// The work of every mapped layer besides its MVMs, from the model graph. Each digital node is
-// charged to the pipeline stage of the latest conv or linear layer before it (the stage whose
-// output it processes): BatchNorm and the ReLU right after it run on that layer's local digital
-// units, residual adds, the ReLU after an add, and pooling on the global digital units. The
-// option-A shortcut only routes data that is already on the mesh. A final linear layer run
-// digitally (mapping.last_layer = digital) becomes global MACs of the last mapped stage.
-std::vector<hardware::LayerWork> network_work(const network::Model& model,
-                                              const network::Network& net, std::size_t mapped) {
-  const auto& dense = net.dense_layers();
-  std::map<int, std::size_t> dense_of_node;
-  for (std::size_t i = 0; i < dense.size(); ++i)
-    dense_of_node[dense[i].node] = i;
-  std::vector<hardware::LayerWork> work(mapped);
-  std::size_t stage = 0;
-  for (std::size_t k = 0; k < model.nodes.size(); ++k) {
-    const network::Node& n = model.nodes[k];
-    const std::int64_t out = n.out_shape.size();
-    const network::Shape in = n.inputs.empty()
-                                  ? model.input
-                                  : model.nodes[static_cast<std::size_t>(n.inputs[0])].out_shape;
-    using network::OpType;
-    if (n.op == OpType::conv2d || n.op == OpType::linear) {
-      const std::size_t d = dense_of_node.at(static_cast<int>(k));
-      if (d < mapped) {
-        stage = d;
-        work[d].mvms_per_image = std::int64_t{n.out_shape.h} * n.out_shape.w;
-        work[d].input_activations = in.size();
-      } else {
-        // Unmapped: the global digital units do its MACs.
-        work[stage].digital_macs += dense[d].macs_per_image();
-        work[stage].global.affine += dense[d].macs_per_image();
-      }
-      continue;
-    }
-    hardware::LayerWork& w = work[stage];
-    switch (n.op) {
-      case OpType::batchnorm:
-        w.local.affine += out;
-        break;
-      case OpType::relu: {
-        const OpType from = model.nodes[static_cast<std::size_t>(n.inputs[0])].op;
-        const bool local =
-            from == OpType::batchnorm || from == OpType::conv2d || from == OpType::linear;
-        (local ? w.local : w.global).relu += out;
-        break;
-      }
-      case OpType::add:
-        w.global.add += out;
-        break;
-      case OpType::maxpool:
-      case OpType::avgpool:
-        w.global.pool += out * n.kernel * n.kernel;
-        break;
-      case OpType::global_avgpool:
-        w.global.pool += in.size();
-        break;
-      default:
-        break;
-    }
-  }
-  return work;
-}
 
 // A path as given, else relative to the source tree (for experiment files run from anywhere).
 std::string resolve(const std::string& path) {
@@ -300,7 +238,8 @@ int cmd_perf(const std::vector<std::string>& args, const experiment::MpiSession&
   // As AnalogChip does: the global digital unit can run the final linear layer.
   if (params.digital_last_layer) shapes.pop_back();
   const hardware::Mapping mapping = hardware::map_layers(model.name, shapes, params.mapping);
-  const hardware::PerfModel perf(params.perf, mapping, network_work(model, net, shapes.size()),
+  const hardware::PerfModel perf(params.perf, mapping,
+                                 network::layer_work(model, net, shapes.size()),
                                  replication(replicate, mapping));
   const hardware::NetworkPerf result = perf.evaluate();
   if (mpi.is_root()) std::cout << (json ? result.json() + "\n" : result.table());

@@ -128,6 +128,9 @@ int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& 
       info.model_name = model.name;
       info.n_ranks = mpi.size();
       info.classes = model.num_classes;
+      for (const network::Node& node : model.nodes)
+        if (node.op == network::OpType::conv2d || node.op == network::OpType::linear)
+          info.layer_names.push_back(node.name);
       file = io::ResultsFile::open_for_run(plan.params.output_path, plan, info, resumed);
     } catch (const Error& e) {
       open_error = e.what();

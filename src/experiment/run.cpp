@@ -4,14 +4,19 @@
 
 #include <bit>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <memory>
 #include <thread>
 
 #include "experiment/evaluate.hpp"
 #include "experiment/progress.hpp"
+#include "hardware/perf_model.hpp"
+#include "network/activity_probe.hpp"
 #include "network/analog_chip.hpp"
 #include "network/network.hpp"
+#include "network/perf_work.hpp"
 
 namespace aimc::experiment {
 
@@ -44,31 +49,60 @@ void nap() {
   std::this_thread::sleep_for(std::chrono::milliseconds(2));
 }
 
-std::vector<std::int64_t> pack(const SampleRecord& r) {
-  std::vector<std::int64_t> b = {r.sample,
-                                 r.point,
-                                 r.chip,
-                                 r.correct,
-                                 r.total,
-                                 static_cast<std::int64_t>(r.correct_per_class.size()),
-                                 std::bit_cast<std::int64_t>(r.seconds)};
-  b.insert(b.end(), r.correct_per_class.begin(), r.correct_per_class.end());
-  b.insert(b.end(), r.total_per_class.begin(), r.total_per_class.end());
-  return b;
+// A sample as one int64 message: integers as they are, doubles bit for bit.
+class Packer {
+ public:
+  void put(std::int64_t v) { b_.push_back(v); }
+  void put(double v) { b_.push_back(std::bit_cast<std::int64_t>(v)); }
+  template <typename T>
+  void put(const std::vector<T>& v) {
+    put(static_cast<std::int64_t>(v.size()));
+    for (const T x : v)
+      put(x);
+  }
+  std::vector<std::int64_t> take() { return std::move(b_); }
+
+ private:
+  std::vector<std::int64_t> b_;
+};
+
+class Unpacker {
+ public:
+  explicit Unpacker(const std::vector<std::int64_t>& b) : b_(&b) {}
+  void get(std::int64_t& v) { v = b_->at(i_++); }
+  void get(double& v) { v = std::bit_cast<double>(b_->at(i_++)); }
+  template <typename T>
+  void get(std::vector<T>& v) {
+    std::int64_t n = 0;
+    get(n);
+    v.resize(static_cast<std::size_t>(n));
+    for (T& x : v)
+      get(x);
+  }
+
+ private:
+  const std::vector<std::int64_t>* b_;
+  std::size_t i_ = 0;
+};
+
+// Both directions list the fields once, in the same order.
+template <typename F>
+void for_fields(SampleRecord& r, F&& f) {
+  f(r.sample, r.point, r.chip, r.correct, r.total, r.correct_per_class, r.total_per_class,
+    r.seconds, r.energy_uJ_mean, r.energy_uJ_std, r.images_per_s, r.gops, r.tops_per_w,
+    r.latency_us, r.layer_energy_nJ, r.layer_activity, r.layer_latency_ns, r.layer_cores);
+}
+
+std::vector<std::int64_t> pack(SampleRecord r) {
+  Packer p;
+  for_fields(r, [&p](auto&... v) { (p.put(v), ...); });
+  return p.take();
 }
 
 SampleRecord unpack(const std::vector<std::int64_t>& b) {
   SampleRecord r;
-  r.sample = b.at(0);
-  r.point = b.at(1);
-  r.chip = b.at(2);
-  r.correct = b.at(3);
-  r.total = b.at(4);
-  const auto classes = static_cast<std::size_t>(b.at(5));
-  r.seconds = std::bit_cast<double>(b.at(6));
-  r.correct_per_class.assign(b.begin() + 7, b.begin() + 7 + static_cast<std::ptrdiff_t>(classes));
-  r.total_per_class.assign(b.begin() + 7 + static_cast<std::ptrdiff_t>(classes),
-                           b.begin() + 7 + 2 * static_cast<std::ptrdiff_t>(classes));
+  Unpacker u(b);
+  for_fields(r, [&u](auto&... v) { (u.get(v), ...); });
   return r;
 }
 
@@ -133,7 +167,8 @@ class UnitRunner {
         programmed_as = &sp.chip_text;
       }
       chip->set_time(sp.t_inference_s, static_cast<std::uint64_t>(p));
-      const EvalResult r = evaluate_local(net_, *chip, images_, hook);
+      const network::ActivityProbe probe(*chip, net_, images_.size(), sp.chip.converters.dac_bits);
+      const EvalResult r = evaluate_local(net_, probe, images_, hook);
       SampleRecord rec;
       rec.sample = plan_.sample_index(p, chip_index);
       rec.point = p;
@@ -142,8 +177,57 @@ class UnitRunner {
       rec.total = r.total;
       rec.correct_per_class = r.correct_per_class;
       rec.total_per_class = r.total_per_class;
+      add_performance(rec, *chip, probe, sp.chip);
       rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       emit(rec);
+    }
+  }
+
+  // The throughput and energy model of this chip's mapping, fed with the inputs each image drove
+  // into the crossbars. Energy per image is summed in image order, so it is reproducible.
+  void add_performance(SampleRecord& rec, const network::AnalogChip& chip,
+                       const network::ActivityProbe& probe,
+                       const hardware::ChipParams& params) const {
+    const std::size_t dense = net_.dense_layers().size();
+    const std::size_t mapped = dense - (params.digital_last_layer ? 1 : 0);
+    const hardware::PerfModel perf(params.perf, chip.mapping(),
+                                   network::layer_work(model_, net_, mapped));
+    const int n = images_.size();
+    std::vector<double> mean_activity(mapped, 0.0);
+    std::vector<double> energy_nJ(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i) {
+      std::vector<double> a = probe.activity(i);
+      a.resize(mapped);
+      energy_nJ[static_cast<std::size_t>(i)] = perf.energy_per_image_nJ(a);
+      for (std::size_t l = 0; l < mapped; ++l)
+        mean_activity[l] += a[l];
+    }
+    for (double& a : mean_activity)
+      a /= n;
+    double sum = 0;
+    for (const double e : energy_nJ)
+      sum += e;
+    const double mean = sum / n;
+    double ss = 0;
+    for (const double e : energy_nJ)
+      ss += (e - mean) * (e - mean);
+    const hardware::NetworkPerf np = perf.evaluate(mean_activity);
+    rec.energy_uJ_mean = mean / 1e3;
+    rec.energy_uJ_std = n > 1 ? std::sqrt(ss / (n - 1)) / 1e3 : 0.0;
+    rec.images_per_s = np.images_per_s;
+    rec.gops = np.gops;
+    rec.tops_per_w = perf.tops_per_w(mean);
+    rec.latency_us = np.latency_ns / 1e3;
+    constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+    rec.layer_energy_nJ.assign(dense, nan);
+    rec.layer_activity.assign(dense, nan);
+    rec.layer_latency_ns.assign(dense, nan);
+    rec.layer_cores.assign(dense, 0);
+    for (std::size_t l = 0; l < mapped && l < np.layers.size(); ++l) {
+      rec.layer_energy_nJ[l] = np.layers[l].energy_nJ();
+      rec.layer_activity[l] = np.layers[l].input_activity;
+      rec.layer_latency_ns[l] = np.layers[l].latency_ns;
+      rec.layer_cores[l] = np.layers[l].cores;
     }
   }
 

@@ -22,6 +22,20 @@ struct SampleRecord {
   std::vector<std::int64_t> correct_per_class;
   std::vector<std::int64_t> total_per_class;
   double seconds = 0.0;  // wall time of this sample on its rank (not reproducible; kept apart)
+  // What the real chip would show running this mapping (hardware/perf_model.hpp): energy per
+  // image over the evaluated images (it depends on the inputs), and the data-independent
+  // throughput, at the sample's mean energy.
+  double energy_uJ_mean = 0.0;
+  double energy_uJ_std = 0.0;
+  double images_per_s = 0.0;
+  double gops = 0.0;
+  double tops_per_w = 0.0;
+  double latency_us = 0.0;
+  // Per dense layer, at the sample's mean input activity (NaN for a layer run digitally).
+  std::vector<double> layer_energy_nJ;
+  std::vector<double> layer_activity;
+  std::vector<double> layer_latency_ns;
+  std::vector<std::int64_t> layer_cores;
   double accuracy() const { return total > 0 ? static_cast<double>(correct) / total : 0.0; }
 };
 

@@ -45,8 +45,26 @@ const DynamicColumn k_dynamic[] = {
     {"samples/correct_per_class", type_i64},
     {"samples/total_per_class", type_i64},
     {"timing/seconds", type_f64},
+    {"samples/energy_per_image_uJ_mean", type_f64},
+    {"samples/energy_per_image_uJ_std", type_f64},
+    {"samples/images_per_s", type_f64},
+    {"samples/gops", type_f64},
+    {"samples/tops_per_w", type_f64},
+    {"samples/latency_us", type_f64},
+    {"samples/layer_energy_nJ", type_f64},
+    {"samples/layer_activity", type_f64},
+    {"samples/layer_latency_ns", type_f64},
+    {"samples/layer_cores", type_i64},
     {"samples/done", type_u8},
 };
+
+// The per-sample performance scalars, in SampleRecord order, and their per-point means.
+const char* const k_perf_columns[] = {"energy_per_image_uJ_mean",
+                                      "energy_per_image_uJ_std",
+                                      "images_per_s",
+                                      "gops",
+                                      "tops_per_w",
+                                      "latency_us"};
 
 void check(herr_t rc, const std::string& what) {
   if (rc < 0) throw Error(what);
@@ -58,16 +76,17 @@ h5::Handle open_dataset(hid_t file, const std::string& name, const std::string& 
   return d;
 }
 
-// Rows x row_len elements, allocated in full now and filled with `fill`.
+// Rows x row_len elements, allocated in full now and filled with `fill`; two-dimensional when
+// `matrix` (even with one column) or row_len > 1.
 void create_column(hid_t file, const std::string& name, hid_t type, hsize_t rows, hsize_t row_len,
-                   const void* fill, const std::string& ctx) {
+                   const void* fill, const std::string& ctx, bool matrix = false) {
   h5::Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
   check(H5Pset_layout(dcpl.get(), H5D_CONTIGUOUS), ctx + ": cannot set layout");
   check(H5Pset_alloc_time(dcpl.get(), H5D_ALLOC_TIME_EARLY), ctx + ": cannot set allocation");
   check(H5Pset_fill_time(dcpl.get(), H5D_FILL_TIME_ALLOC), ctx + ": cannot set fill time");
   if (fill != nullptr) check(H5Pset_fill_value(dcpl.get(), type, fill), ctx + ": fill value");
   const hsize_t dims[2] = {rows, row_len};
-  h5::Handle space(H5Screate_simple(row_len > 1 ? 2 : 1, dims, nullptr), H5Sclose);
+  h5::Handle space(H5Screate_simple(matrix || row_len > 1 ? 2 : 1, dims, nullptr), H5Sclose);
   h5::Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   h5::Handle d(
@@ -233,6 +252,8 @@ void create_layout(const std::string& path, const experiment::Plan& plan,
   set_number_attr<std::int64_t>(root, "n_chips", H5T_NATIVE_INT64, plan.params.n_chips, ctx);
   set_number_attr<std::int64_t>(root, "n_samples", H5T_NATIVE_INT64, plan.n_samples(), ctx);
   set_number_attr<std::int64_t>(root, "n_classes", H5T_NATIVE_INT64, classes, ctx);
+  set_number_attr<std::int64_t>(root, "n_layers", H5T_NATIVE_INT64,
+                                static_cast<std::int64_t>(info.layer_names.size()), ctx);
   set_number_attr<std::int64_t>(root, "ideal_correct", H5T_NATIVE_INT64, -1, ctx);
   set_number_attr<std::int64_t>(root, "ideal_total", H5T_NATIVE_INT64, 0, ctx);
   set_number_attr<double>(root, "ideal_accuracy", H5T_NATIVE_DOUBLE, k_nan, ctx);
@@ -305,8 +326,19 @@ void create_layout(const std::string& path, const experiment::Plan& plan,
   create_column(root, "samples/correct", H5T_STD_I64LE, n, 1, &minus_one, ctx);
   create_column(root, "samples/total", H5T_STD_I64LE, n, 1, &zero, ctx);
   create_column(root, "samples/accuracy", H5T_IEEE_F64LE, n, 1, &k_nan, ctx);
-  create_column(root, "samples/correct_per_class", H5T_STD_I64LE, n, c, &minus_one, ctx);
-  create_column(root, "samples/total_per_class", H5T_STD_I64LE, n, c, &zero, ctx);
+  create_column(root, "samples/correct_per_class", H5T_STD_I64LE, n, c, &minus_one, ctx, true);
+  create_column(root, "samples/total_per_class", H5T_STD_I64LE, n, c, &zero, ctx, true);
+  // The performance model's figures (docs/performance-model.md).
+  for (const char* name : k_perf_columns) {
+    create_column(root, std::string("samples/") + name, H5T_IEEE_F64LE, n, 1, &k_nan, ctx);
+    create_column(root, std::string("points/") + name, H5T_IEEE_F64LE, n_points, 1, &k_nan, ctx);
+  }
+  const auto layers = static_cast<hsize_t>(info.layer_names.size());
+  write_strings(root, "layers/name", info.layer_names, ctx);
+  for (const char* name : {"layer_energy_nJ", "layer_activity", "layer_latency_ns"})
+    create_column(root, std::string("samples/") + name, H5T_IEEE_F64LE, n, layers, &k_nan, ctx,
+                  true);
+  create_column(root, "samples/layer_cores", H5T_STD_I64LE, n, layers, &zero, ctx, true);
   // Wall time per sample: the only dataset that differs between identical runs.
   create_column(root, "timing/seconds", H5T_IEEE_F64LE, n, 1, &k_nan, ctx);
   check(H5Fflush(root, H5F_SCOPE_GLOBAL), ctx + ": cannot flush (disk full?)");
@@ -341,6 +373,7 @@ std::unique_ptr<ResultsFile> ResultsFile::open_existing(const std::string& path,
   r->n_points_ = h5::read_int_attribute(root, "n_points", path).at(0);
   r->n_chips_ = h5::read_int_attribute(root, "n_chips", path).at(0);
   r->classes_ = static_cast<int>(h5::read_int_attribute(root, "n_classes", path).at(0));
+  r->layers_ = static_cast<int>(h5::read_int_attribute(root, "n_layers", path).at(0));
   r->load_state();
   return r;
 }
@@ -431,6 +464,25 @@ void ResultsFile::write(const experiment::SampleRecord& r) {
   write_row(root, "samples/total_per_class", H5T_NATIVE_INT64, row, c, r.total_per_class.data(),
             path_);
   write_row(root, "timing/seconds", H5T_NATIVE_DOUBLE, row, 1, &r.seconds, path_);
+  const double perf[6] = {r.energy_uJ_mean, r.energy_uJ_std, r.images_per_s,
+                          r.gops,           r.tops_per_w,    r.latency_us};
+  for (int k = 0; k < 6; ++k)
+    write_row(root, std::string("samples/") + k_perf_columns[k], H5T_NATIVE_DOUBLE, row, 1,
+              &perf[k], path_);
+  const auto layers = static_cast<hsize_t>(layers_);
+  if (r.layer_energy_nJ.size() != layers || r.layer_activity.size() != layers ||
+      r.layer_latency_ns.size() != layers || r.layer_cores.size() != layers)
+    throw Error(path_ + ": sample " + std::to_string(r.sample) + " has " +
+                std::to_string(r.layer_energy_nJ.size()) + " layers, expected " +
+                std::to_string(layers_));
+  write_row(root, "samples/layer_energy_nJ", H5T_NATIVE_DOUBLE, row, layers,
+            r.layer_energy_nJ.data(), path_);
+  write_row(root, "samples/layer_activity", H5T_NATIVE_DOUBLE, row, layers, r.layer_activity.data(),
+            path_);
+  write_row(root, "samples/layer_latency_ns", H5T_NATIVE_DOUBLE, row, layers,
+            r.layer_latency_ns.data(), path_);
+  write_row(root, "samples/layer_cores", H5T_NATIVE_INT64, row, layers, r.layer_cores.data(),
+            path_);
   flush();
   // The done flag goes last, in its own flush: a sample marked done is whole.
   const std::uint8_t one = 1;
@@ -473,6 +525,16 @@ void ResultsFile::finish() {
     write_all(root, std::string("points/accuracy_") + names[k], H5T_NATIVE_DOUBLE, cols[k].data(),
               path_);
   write_all(root, "points/n", H5T_NATIVE_INT64, n.data(), path_);
+  for (const char* name : k_perf_columns) {
+    const auto values =
+        read_all<double>(root, std::string("samples/") + name, H5T_NATIVE_DOUBLE, path_);
+    std::vector<double> sum(n_points, 0.0);
+    for (std::size_t i = 0; i < done_.size(); ++i)
+      if (done_[i] != 0) sum[static_cast<std::size_t>(point_of_[i])] += values[i];
+    for (std::size_t p = 0; p < n_points; ++p)
+      sum[p] = n[p] > 0 ? sum[p] / static_cast<double>(n[p]) : k_nan;
+    write_all(root, std::string("points/") + name, H5T_NATIVE_DOUBLE, sum.data(), path_);
+  }
   set_number_attr<double>(root, "end_time_unix", H5T_NATIVE_DOUBLE, unix_now(), path_);
   const std::int64_t complete = n_done() == n_samples() ? 1 : 0;
   set_number_attr<std::int64_t>(root, "complete", H5T_NATIVE_INT64, complete, path_);

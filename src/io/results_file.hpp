@@ -29,6 +29,7 @@ class ResultsFile final : public experiment::ResultSink {
     std::string model_name;
     int n_ranks = 1;
     int classes = 10;
+    std::vector<std::string> layer_names;  // the network's dense layers, in order
   };
 
   // Creates `path` for `plan`, or reopens it to resume when it holds the same experiment (same
@@ -71,6 +72,7 @@ class ResultsFile final : public experiment::ResultSink {
   std::int64_t n_points_ = 0;
   std::int64_t n_chips_ = 0;
   int classes_ = 0;
+  int layers_ = 0;
   std::vector<std::uint8_t> done_;
   std::vector<double> accuracy_;
   std::vector<std::int64_t> point_of_;

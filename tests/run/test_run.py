@@ -117,6 +117,17 @@ def test_reference_is_complete_and_sane(setup):
         # 8 points of distinct read noise: samples differ, and none is chance or perfect.
         assert len(np.unique(acc)) > 4 and acc.min() > 0.1 and acc.max() < 1.0
         assert 0.8 < a["ideal_accuracy"] <= 1.0
+        # The performance model's columns: energy depends on each image's inputs, throughput
+        # only on the mapping; per-layer energies add up to the energy at the mean activity.
+        e = f["samples/energy_per_image_uJ_mean"][()]
+        assert np.isfinite(e).all() and (e > 0).all()
+        assert (f["samples/energy_per_image_uJ_std"][()] > 0).all()
+        assert len(np.unique(f["samples/gops"][()])) == 1 and f["samples/gops"][0] > 0
+        layers = f["layers/name"].asstr()[()]
+        act = f["samples/layer_activity"][()]
+        assert act.shape == (16, len(layers)) and ((act > 0) & (act <= 1)).all()
+        assert (f["samples/layer_cores"][()] >= 1).all()
+        assert np.allclose(f["samples/layer_energy_nJ"][()].sum(axis=1) / 1e3, e, rtol=1e-3)
 
 
 @pytest.mark.parametrize("ranks,threads", [(None, 2), (2, 1), (3, 1)])
