@@ -602,6 +602,9 @@ std::string summary_table(const std::string& path) {
   const auto hi = read_all<double>(root, "points/accuracy_ci95_high", H5T_NATIVE_DOUBLE, path);
   const auto mn = read_all<double>(root, "points/accuracy_min", H5T_NATIVE_DOUBLE, path);
   const auto mx = read_all<double>(root, "points/accuracy_max", H5T_NATIVE_DOUBLE, path);
+  const auto uj =
+      read_all<double>(root, "points/energy_per_image_uJ_mean", H5T_NATIVE_DOUBLE, path);
+  const auto tw = read_all<double>(root, "points/tops_per_w", H5T_NATIVE_DOUBLE, path);
   std::vector<std::vector<std::string>> axis_text;
   for (const std::string& a : axes) {
     const h5::Handle d = open_dataset(root, "points/" + a, path);
@@ -622,24 +625,24 @@ std::string summary_table(const std::string& path) {
   os << "|";
   for (const std::string& a : axes)
     os << " " << a << " |";
-  os << " chips | accuracy % (mean ± 95% CI) | min % | max % |\n|";
+  os << " chips | accuracy % (mean ± 95% CI) | min % | max % | µJ/image | TOPS/W |\n|";
   for (std::size_t a = 0; a < axes.size(); ++a)
     os << "---|";
-  os << "---|---|---|---|\n";
+  os << "---|---|---|---|---|---|\n";
   for (std::size_t p = 0; p < n.size(); ++p) {
     os << "|";
     for (const auto& t : axis_text)
       os << " " << t[p] << " |";
     char buf[160];
     if (n[p] == 0)
-      std::snprintf(buf, sizeof buf, " 0 | – | – | – |\n");
+      std::snprintf(buf, sizeof buf, " 0 | – | – | – | – | – |\n");
     else if (n[p] == 1)
-      std::snprintf(buf, sizeof buf, " 1 | %.2f | %.2f | %.2f |\n", 100 * mean[p], 100 * mn[p],
-                    100 * mx[p]);
+      std::snprintf(buf, sizeof buf, " 1 | %.2f | %.2f | %.2f | %.1f | %.3f |\n", 100 * mean[p],
+                    100 * mn[p], 100 * mx[p], uj[p], tw[p]);
     else
-      std::snprintf(buf, sizeof buf, " %lld | %.2f ± %.2f | %.2f | %.2f |\n",
+      std::snprintf(buf, sizeof buf, " %lld | %.2f ± %.2f | %.2f | %.2f | %.1f | %.3f |\n",
                     static_cast<long long>(n[p]), 100 * mean[p], 100 * (hi[p] - lo[p]) / 2,
-                    100 * mn[p], 100 * mx[p]);
+                    100 * mn[p], 100 * mx[p], uj[p], tw[p]);
     os << buf;
   }
   const double ideal = h5::read_double_attribute(root, "ideal_accuracy", path).at(0);
