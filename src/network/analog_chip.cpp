@@ -151,6 +151,31 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x
       packed_sq[i] = packed[i] * packed[i];
 }
 
+namespace {
+
+// Per-thread buffers of AnalogChip::matmul: it runs concurrently on TBB threads, each call on
+// one thread from start to end, and reusing the buffers keeps allocation and zero-filling out of
+// every MVM.
+struct MatmulScratch {
+  std::vector<float> xn;
+  std::vector<float> xsq;
+  std::vector<std::int32_t> q_pairs;
+  std::vector<float> z;
+  std::vector<float> v;
+  std::vector<float> noise;
+  std::vector<float> z_scale;
+  std::vector<std::int64_t> offsets;
+  std::vector<std::int64_t> offsets_sq;
+};
+
+template <typename T>
+T* sized(std::vector<T>& v, std::int64_t n) {
+  if (static_cast<std::int64_t>(v.size()) < n) v.resize(static_cast<std::size_t>(n));
+  return v.data();
+}
+
+}  // namespace
+
 void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
                         const MatmulContext& ctx) const {
   const std::int64_t rows_x = x.rows;
@@ -163,35 +188,51 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
     std::fill_n(y + j * ld_y, rows_x, 0.0F);
   const float x_range = x_range_[layer.index];
   const bool per_mvm = params_.read_noise_mode == hardware::ReadNoiseMode::per_mvm;
+  const hardware::Quantizer dac(params_.converters.dac_bits, 1.0F);
 
-  std::vector<float> xn;
-  std::vector<float> xsq;
-  std::vector<float> z;
-  std::vector<float> v;
-  std::vector<float> noise;
-  std::vector<std::int64_t> offsets;
-  std::vector<std::int64_t> offsets_sq;
-  int packed_row0 = -1;
+  thread_local MatmulScratch s;
+  int packed_row0 = -1;  // the row block whose float inputs are in s.xn (and s.xsq)
+  int levels_row0 = -1;  // the row block whose DAC levels are in s.q_pairs and s.xsq
   for (int t : layer_tiles_[layer.index]) {
     const hardware::Block& blk = mapping_.blocks[t];
     const hardware::AnalogTile& tile = tiles_[t];
-    if (blk.row0 != packed_row0) {  // a new row block: its inputs go through the DAC once
-      xn.resize(packed_size(rows_x, blk.rows));
-      if (per_mvm) xsq.resize(xn.size());
-      quantize_inputs(x, blk.row0, blk.rows, x_range, xn.data(), per_mvm ? xsq.data() : nullptr);
-      packed_row0 = blk.row0;
-    }
-    z.resize(static_cast<std::size_t>(rows_x) * blk.cols);
-    gemm_strips(packed_strips(xn.data(), rows_x, blk.rows, offsets), tile.weight_n().data(),
-                blk.cols, z.data(), rows_x);
-    if (per_mvm) {
-      v.resize(z.size());
-      gemm_strips(packed_strips(xsq.data(), rows_x, blk.rows, offsets_sq), tile.variance_n().data(),
-                  blk.cols, v.data(), rows_x);
+    float* z = sized(s.z, rows_x * blk.cols);
+    float* v = nullptr;
+    if (per_mvm && !tile.level_weights().empty() && level_kernels_available()) {
+      // The fused integer-signal, float-variance pass (gemm.hpp, docs/chip.md).
+      if (blk.row0 != levels_row0) {
+        pack_dac_levels(x, blk.row0, blk.rows, 1.0F / x_range, dac.inv_step(), dac.levels(),
+                        sized(s.q_pairs, dac_pairs_size(rows_x, blk.rows)),
+                        sized(s.xsq, dac_sq_size(rows_x, blk.rows)));
+        levels_row0 = blk.row0;
+        packed_row0 = -1;
+      }
+      float* z_scale = sized(s.z_scale, blk.cols);
+      for (int j = 0; j < blk.cols; ++j)
+        z_scale[j] = dac.step() * tile.level_scale()[j];
+      v = sized(s.v, rows_x * blk.cols);
+      gemm_levels(s.q_pairs.data(), s.xsq.data(), rows_x, blk.rows, tile.level_weights().data(),
+                  tile.level_variance().data(), blk.cols, z_scale, dac.step() * dac.step(), z, v,
+                  rows_x);
+    } else {
+      if (blk.row0 != packed_row0) {  // a new row block: its inputs go through the DAC once
+        quantize_inputs(x, blk.row0, blk.rows, x_range, sized(s.xn, packed_size(rows_x, blk.rows)),
+                        per_mvm ? sized(s.xsq, packed_size(rows_x, blk.rows)) : nullptr);
+        packed_row0 = blk.row0;
+        levels_row0 = -1;
+      }
+      gemm_strips(packed_strips(s.xn.data(), rows_x, blk.rows, s.offsets), tile.weight_n().data(),
+                  blk.cols, z, rows_x);
+      if (per_mvm) {
+        v = sized(s.v, rows_x * blk.cols);
+        gemm_strips(packed_strips(s.xsq.data(), rows_x, blk.rows, s.offsets_sq),
+                    tile.variance_n().data(), blk.cols, v, rows_x);
+      }
     }
     const auto out_var =
         static_cast<float>(std::pow(params_.output_noise_fraction * tile.z_bound(), 2));
     const bool noisy = per_mvm || out_var > 0;
+    float* noise = nullptr;
     if (noisy) {
       // Per-MVM noise, one standard normal per output: one stream per (tile, batch, row
       // offset), so the draws do not depend on how batches are spread over threads or ranks.
@@ -199,8 +240,8 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
                                  Purpose::output_noise},
                        (static_cast<std::uint64_t>(ctx.first_image) << 36) +
                            (static_cast<std::uint64_t>(ctx.row0) << 16));
-      noise.resize(z.size());
-      fill_standard_normal(rng, noise.data(), noise.size());
+      noise = sized(s.noise, rows_x * blk.cols);
+      fill_standard_normal(rng, noise, static_cast<std::size_t>(rows_x * blk.cols));
     }
     const hardware::Quantizer adc(params_.converters.adc_bits, tile.z_bound());
     for (int j = 0; j < blk.cols; ++j) {
@@ -208,10 +249,10 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
       const float adc_gain = tile.adc_gain()[j];
       const float adc_offset = tile.adc_offset()[j] * tile.z_bound();
       float* yj = y + (blk.col0 + j) * ld_y;
-      float* zj = z.data() + std::int64_t{j} * rows_x;
+      float* zj = z + std::int64_t{j} * rows_x;
       if (noisy) {
-        const float* nj = noise.data() + std::int64_t{j} * rows_x;
-        const float* vj = per_mvm ? v.data() + std::int64_t{j} * rows_x : nullptr;
+        const float* nj = noise + std::int64_t{j} * rows_x;
+        const float* vj = v != nullptr ? v + std::int64_t{j} * rows_x : nullptr;
         for (std::int64_t r = 0; r < rows_x; ++r)
           zj[r] += std::sqrt((vj != nullptr ? vj[r] : 0.0F) + out_var) * nj[r];
       }
