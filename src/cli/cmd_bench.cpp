@@ -9,13 +9,16 @@
 #include <regex>
 
 #include "cli/commands.hpp"
+#include "hardware/tile.hpp"
 #include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
 #include "io/model_file.hpp"
 #include "network/analog_chip.hpp"
 #include "network/network.hpp"
+#include "physics/device_model.hpp"
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/rng.hpp"
 
 namespace aimc::cli {
 
@@ -78,6 +81,37 @@ double pytorch_images_per_s(const std::string& npz, const std::string& data_dir,
     return 0.0;
   }
   return std::stod(m[1].str());
+}
+
+// Programs every core of a full chip (cores × core_rows × core_cols weights, uniform in [-1, 1])
+// on the calling thread and returns the seconds, best of `reps`: the programming cost of the
+// chip itself, whatever a network's mapping leaves unused. Also returns, in `set_time_s`, the
+// cost of then drifting every tile to t = 1 h (read-noise variances included).
+double full_chip_program_s(const hardware::ChipParams& params, int reps, double& set_time_s) {
+  const int rows = params.mapping.core_rows;
+  const int cols = params.mapping.core_cols;
+  std::vector<float> w(static_cast<std::size_t>(rows) * cols);
+  RandomStream rng(StreamKey{1, 0, 0, 0, Purpose::test});
+  for (float& v : w)
+    v = static_cast<float>(2.0 * rng.uniform() - 1.0);
+  const physics::DeviceModel device(params.device);
+  double best = 1e30;
+  set_time_s = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    std::vector<hardware::AnalogTile> tiles;
+    tiles.reserve(static_cast<std::size_t>(params.mapping.cores));
+    auto t0 = Clock::now();
+    for (int c = 0; c < params.mapping.cores; ++c)
+      tiles.emplace_back(w.data(), rows, cols, cols, params, device,
+                         StreamKey{1, 0, 0, static_cast<std::uint32_t>(c), Purpose::programming});
+    best = std::min(best, seconds_since(t0));
+    t0 = Clock::now();
+    for (int c = 0; c < params.mapping.cores; ++c)
+      tiles[c].set_time(3600.0,
+                        StreamKey{1, 1, 0, static_cast<std::uint32_t>(c), Purpose::read_noise});
+    set_time_s = std::min(set_time_s, seconds_since(t0));
+  }
+  return best;
 }
 
 }  // namespace
@@ -160,6 +194,10 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     chip_inference.fold_batchnorm = false;
     const network::Network chip_net(model, chip_inference);
     const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    double full_set_time_s = 0;
+    const double full_program_s = full_chip_program_s(params, reps, full_set_time_s);
+    const std::int64_t full_devices = std::int64_t{2} * params.mapping.cores *
+                                      params.mapping.core_rows * params.mapping.core_cols;
     auto t0 = Clock::now();
     network::AnalogChip chip(chip_net, params, model.name, 1, 0);
     const double program_s = seconds_since(t0);
@@ -175,12 +213,20 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     (void)chip_net.infer(data.image(0), data.size(), chip);
     const double chip_ips = data.size() / seconds_since(t0);
     const double ideal_ips = aimc_images_per_s(net, data, 1, 1);
-    j.add("chip_program_s", program_s)
+    j.add("full_chip_program_s", full_program_s)
+        .add("full_chip_set_time_s", full_set_time_s)
+        .add("full_chip_devices", full_devices)
+        .add("chip_program_s", program_s)
         .add("chip_devices", devices)
         .add("chip_calibrate_s", calibrate_s)
         .add("chip_images_per_s_1t", chip_ips)
         .add("chip_over_ideal_1t", chip_ips / ideal_ips);
     if (!vm["json"].as<bool>()) {
+      std::printf(
+          "full chip, 1 thread: programming %d cores of %dx%d weights (%lld polarity devices) "
+          "%.3f s; drift and read-noise variances to t = 1 h %.3f s\n",
+          params.mapping.cores, params.mapping.core_rows, params.mapping.core_cols,
+          static_cast<long long>(full_devices), full_program_s, full_set_time_s);
       std::printf(
           "chip %s, 1 thread: programming %lld devices (%d cores) %.3f s; calibration %.2f s\n",
           chip_path.c_str(), static_cast<long long>(devices), chip.mapping().cores_used(),

@@ -131,6 +131,37 @@ inline double prog_std(const std::array<double, 4>& c, double x) {
   return std::max(((c[3] * x + c[2]) * x + c[1]) * x + c[0], 0.0);
 }
 
+// The float forms of the fits for the vectorised loops of program, drift and read: the same
+// formulas as eval, q_s and prog_std, branch-free (both branches computed, one selected) so that
+// GCC vectorises them, with fast_log and fast_exp_nonpositive (util/normal.hpp) for libm's log
+// and pow. Their relative error, about 1e-7, is float's own resolution.
+struct LogKneeF {
+  float knee;
+  float a;
+  float b;
+  float lo;
+  float hi;
+  std::array<float, 4> poly;
+};
+
+LogKneeF to_float(const LogKnee& f) {
+  return {static_cast<float>(f.knee),
+          static_cast<float>(f.a),
+          static_cast<float>(f.b),
+          static_cast<float>(f.lo),
+          static_cast<float>(f.hi),
+          {static_cast<float>(f.poly[0]), static_cast<float>(f.poly[1]),
+           static_cast<float>(f.poly[2]), static_cast<float>(f.poly[3])}};
+}
+
+inline float eval_f(const LogKneeF& f, float r, float ln_r) {
+  const float log_branch = std::min(std::max(f.a * ln_r + f.b, f.lo), f.hi);
+  const float poly = ((f.poly[3] * r + f.poly[2]) * r + f.poly[1]) * r + f.poly[0];
+  return r < f.knee ? log_branch : poly;
+}
+
+constexpr float k_zero_clip_f = 1e-7F;
+
 std::string number(double v) {
   std::ostringstream s;
   s << v;
@@ -291,28 +322,39 @@ void DeviceModel::program(std::span<const float> g_target_uS, std::span<float> g
                           std::span<float> nu, RandomStream& rng) const {
   check_size(g_prog_uS.size(), g_target_uS.size(), "program", "g_prog_uS");
   check_size(nu.size(), g_target_uS.size(), "program", "nu");
-  const Fit& f = *fit_;
-  const auto c = prog_coeff_uS_;
-  const double mean_scale = params_.drift_nu_mean_scale;
-  const double std_scale = params_.drift_nu_std_scale;
-  const double inv_g_max = inv_g_max_;
-  // Normals come in blocks from the vectorised generator (util/normal.hpp), still two per device
-  // in device order: z_prog then z_nu.
+  const LogKneeF mu_fit = to_float(fit_->nu_mean);
+  const LogKneeF sd_fit = to_float(fit_->nu_std);
+  const auto c0 = static_cast<float>(prog_coeff_uS_[0]);
+  const auto c1 = static_cast<float>(prog_coeff_uS_[1]);
+  const auto c2 = static_cast<float>(prog_coeff_uS_[2]);
+  const auto c3 = static_cast<float>(prog_coeff_uS_[3]);
+  const auto mean_scale = static_cast<float>(params_.drift_nu_mean_scale);
+  const auto std_scale = static_cast<float>(params_.drift_nu_std_scale);
+  const auto inv_g_max = static_cast<float>(inv_g_max_);
+  // Normals come in blocks from the vectorised generator (util/normal.hpp), two per device: a
+  // block of m devices takes m programming normals, then m for ν.
   std::array<float, 2 * k_normal_block> z{};
-  for (std::size_t i = 0; i < g_target_uS.size(); ++i) {
-    const std::size_t slot = i % k_normal_block;
-    if (slot == 0)
-      fill_standard_normal(rng, z.data(), 2 * std::min(k_normal_block, g_target_uS.size() - i));
-    const double g = static_cast<double>(g_target_uS[i]);
-    const double z_prog = z[2 * slot];
-    const double z_nu = z[2 * slot + 1];
-    // aihwkit clamps the programmed conductance at 0: "no negative conductances allowed".
-    g_prog_uS[i] = static_cast<float>(std::max(g + prog_std(c, g * inv_g_max) * z_prog, 0.0));
-    // ν is drawn from the target, not the programmed conductance, as in aihwkit
-    // (generate_drift_coefficients(g_target)); the fold |·| keeps it non-negative.
-    const double r = relative(g, inv_g_max);
-    nu[i] = static_cast<float>(
-        std::abs(mean_scale * eval(f.nu_mean, r) + std_scale * eval(f.nu_std, r) * z_nu));
+  for (std::size_t b = 0; b < g_target_uS.size(); b += k_normal_block) {
+    const std::size_t m = std::min(k_normal_block, g_target_uS.size() - b);
+    fill_standard_normal(rng, z.data(), 2 * m);
+    const float* target = g_target_uS.data() + b;
+    float* prog = g_prog_uS.data() + b;
+    float* nu_out = nu.data() + b;
+    const float* z_prog = z.data();
+    const float* z_nu = z.data() + m;
+    for (std::size_t i = 0; i < m; ++i) {
+      const float g = target[i];
+      const float x = g * inv_g_max;
+      const float sd = std::max(((c3 * x + c2) * x + c1) * x + c0, 0.0F);
+      // aihwkit clamps the programmed conductance at 0: "no negative conductances allowed".
+      prog[i] = std::max(g + sd * z_prog[i], 0.0F);
+      // ν is drawn from the target, not the programmed conductance, as in aihwkit
+      // (generate_drift_coefficients(g_target)); the fold |·| keeps it non-negative.
+      const float r = std::max(std::abs(x), k_zero_clip_f);
+      const float ln_r = fast_log(r);
+      nu_out[i] = std::abs(mean_scale * eval_f(mu_fit, r, ln_r) +
+                           std_scale * eval_f(sd_fit, r, ln_r) * z_nu[i]);
+    }
   }
 }
 
@@ -321,29 +363,57 @@ void DeviceModel::drift(std::span<const float> g_prog_uS, std::span<const float>
   check_size(nu.size(), g_prog_uS.size(), "drift", "nu");
   check_size(g_drift_uS.size(), g_prog_uS.size(), "drift", "g_drift_uS");
   check_t_inference(t_inference_s);
-  const double log_ratio = std::log((t_inference_s + params_.t0_s) / params_.t0_s);
+  const auto log_ratio =
+      static_cast<float>(std::log((t_inference_s + params_.t0_s) / params_.t0_s));
+  const float* g = g_prog_uS.data();
+  const float* n = nu.data();
+  float* out = g_drift_uS.data();
+  // ν ≥ 0 and the log ≥ 0, so the factor is at most 1: drift only lowers G, and the min keeps
+  // the approximation from rounding above 1.
   for (std::size_t i = 0; i < g_prog_uS.size(); ++i)
-    g_drift_uS[i] = static_cast<float>(static_cast<double>(g_prog_uS[i]) *
-                                       std::exp(-static_cast<double>(nu[i]) * log_ratio));
+    out[i] = g[i] * std::min(fast_exp_nonpositive(-n[i] * log_ratio), 1.0F);
+}
+
+void DeviceModel::read_noise_std(std::span<const float> g_drift_uS,
+                                 std::span<const float> g_prog_uS, double t_inference_s,
+                                 std::span<float> std_uS) const {
+  check_size(g_prog_uS.size(), g_drift_uS.size(), "read_noise_std", "g_prog_uS");
+  check_size(std_uS.size(), g_drift_uS.size(), "read_noise_std", "std_uS");
+  const auto time_scale =
+      static_cast<float>(params_.read_noise_scale * read_time_factor(t_inference_s));
+  const auto inv_g_max = static_cast<float>(inv_g_max_);
+  const LogKneeF q_fit = to_float(fit_->q_s);
+  const bool power_law = fit_->q_s_power_law;
+  const float* gd = g_drift_uS.data();
+  const float* gp = g_prog_uS.data();
+  float* out = std_uS.data();
+  for (std::size_t i = 0; i < g_drift_uS.size(); ++i) {
+    const float r = std::max(std::abs(gp[i]) * inv_g_max, k_zero_clip_f);
+    const float ln_r = fast_log(r);
+    // pcm: Q_s = min(0.0088 / max(r^0.65, 1e-3), 0.2), r^0.65 = e^(0.65·ln r) with ln r ≤ 0.
+    const float q_pow =
+        std::min(0.0088F / std::max(fast_exp_nonpositive(std::min(0.65F * ln_r, 0.0F)), 1e-3F),
+                 0.2F);
+    const float q = power_law ? q_pow : eval_f(q_fit, r, ln_r);
+    out[i] = std::abs(gd[i]) * q * time_scale;
+  }
 }
 
 void DeviceModel::read(std::span<const float> g_drift_uS, std::span<const float> g_prog_uS,
                        double t_inference_s, std::span<float> g_out_uS, RandomStream& rng) const {
   check_size(g_prog_uS.size(), g_drift_uS.size(), "read", "g_prog_uS");
   check_size(g_out_uS.size(), g_drift_uS.size(), "read", "g_out_uS");
-  const Fit& f = *fit_;
-  const double time_scale = params_.read_noise_scale * read_time_factor(t_inference_s);
-  const double inv_g_max = inv_g_max_;
+  // The standard deviations first, into the output, then one normal per device on top.
+  read_noise_std(g_drift_uS, g_prog_uS, t_inference_s, g_out_uS);
   std::array<float, k_normal_block> z{};
-  for (std::size_t i = 0; i < g_drift_uS.size(); ++i) {
-    const std::size_t slot = i % k_normal_block;
-    if (slot == 0)
-      fill_standard_normal(rng, z.data(), std::min(k_normal_block, g_drift_uS.size() - i));
-    const double gd = static_cast<double>(g_drift_uS[i]);
-    const double sigma =
-        q_s(f, relative(static_cast<double>(g_prog_uS[i]), inv_g_max)) * time_scale;
+  for (std::size_t b = 0; b < g_drift_uS.size(); b += k_normal_block) {
+    const std::size_t m = std::min(k_normal_block, g_drift_uS.size() - b);
+    fill_standard_normal(rng, z.data(), m);
+    const float* gd = g_drift_uS.data() + b;
+    float* out = g_out_uS.data() + b;
     // aihwkit: g_drift + |g_drift|·σ_n·z, then clamp(min=0).
-    g_out_uS[i] = static_cast<float>(std::max(gd + std::abs(gd) * sigma * z[slot], 0.0));
+    for (std::size_t i = 0; i < m; ++i)
+      out[i] = std::max(gd[i] + out[i] * z[i], 0.0F);
   }
 }
 

@@ -77,18 +77,23 @@ class DeviceModel {
   // ((t_inference + t0)/t0)^(-ν); exactly 1 at t_inference = 0.
   double drift_factor(double nu, double t_inference_s) const;
 
-  // Programs each device: g_prog = max(g_T + σ_prog(g_T)·z₁, 0) and ν = |μ_ν + σ_ν·z₂|, with z₁
-  // then z₂ drawn from `rng` for device 0, then device 1, and so on. Two normals are drawn per
-  // device whatever the scales, so a scale change never shifts the stream. g_T should lie in
-  // [0, g_max]. All spans must have the same size.
+  // Programs each device: g_prog = max(g_T + σ_prog(g_T)·z₁, 0) and ν = |μ_ν + σ_ν·z₂|. The
+  // normals come from `rng` in blocks of 512 devices: the block's 512 z₁, then its 512 z₂ (fewer
+  // in the last block). Two normals are drawn per device whatever the scales, so a scale change
+  // never shifts the stream. Computed in float (docs/physics.md, "Random numbers"). g_T should
+  // lie in [0, g_max]. All spans must have the same size.
   void program(std::span<const float> g_target_uS, std::span<float> g_prog_uS, std::span<float> nu,
                RandomStream& rng) const;
-  // g_drift = g_prog·drift_factor(ν, t_inference). Deterministic.
+  // g_drift = g_prog·drift_factor(ν, t_inference), in float, at most g_prog. Deterministic.
   void drift(std::span<const float> g_prog_uS, std::span<const float> nu, double t_inference_s,
              std::span<float> g_drift_uS) const;
   // One read: g = max(g_drift + |g_drift|·σ_n(g_prog, t_inference)·z, 0), one normal per device.
   void read(std::span<const float> g_drift_uS, std::span<const float> g_prog_uS,
             double t_inference_s, std::span<float> g_out_uS, RandomStream& rng) const;
+  // The standard deviation of what read() adds, per device: |g_drift|·σ_n(g_prog, t_inference),
+  // in µS (before the clamp at 0). The per-MVM read-noise mode builds its variances from it.
+  void read_noise_std(std::span<const float> g_drift_uS, std::span<const float> g_prog_uS,
+                      double t_inference_s, std::span<float> std_uS) const;
 
  private:
   double read_time_factor(double t_inference_s) const;

@@ -1,7 +1,6 @@
 #include "util/normal.hpp"
 
 #include <array>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 
@@ -10,21 +9,6 @@ namespace aimc {
 namespace {
 
 constexpr std::size_t k_block = 64;  // pairs per vectorised block
-
-// Natural log of x in (0, 1]: x = m·2^e with m in [√½, √2), then
-// ln m = 2·atanh(s), s = (m−1)/(m+1), |s| ≤ 0.1716, by its series to s⁹ (next term < 1e-9).
-inline float fast_log(float x) {
-  const auto bits = std::bit_cast<std::uint32_t>(x);
-  int e = static_cast<int>((bits >> 23) & 0xffU) - 127;
-  float m = std::bit_cast<float>((bits & 0x7fffffU) | 0x3f800000U);
-  const bool big = m > 1.41421356F;
-  m = big ? 0.5F * m : m;
-  e = big ? e + 1 : e;
-  const float s = (m - 1.0F) / (m + 1.0F);
-  const float s2 = s * s;
-  const float series = 1.0F + s2 * (1.0F / 3 + s2 * (1.0F / 5 + s2 * (1.0F / 7 + s2 * (1.0F / 9))));
-  return 2.0F * s * series + static_cast<float>(e) * 0.693147180559945F;
-}
 
 // Box–Muller on k_block words: z[2i], z[2i + 1] from word i.
 void box_muller(const std::uint64_t* words, float* z) {
