@@ -1,0 +1,94 @@
+#!/usr/bin/python3
+"""Table of top-1 accuracy per sweep point: mean over chips with its 95% confidence interval.
+
+    /usr/bin/python3 analysis/summarize.py results/quickstart.h5
+    /usr/bin/python3 analysis/summarize.py --csv results/a.h5 results/b.h5 > table.csv
+
+One row per sweep point, one column per sweep axis, then the number of finished chips and the
+accuracy in percent. The interval is Student's t over chips, as aimc computes it. Several files
+give one table with a leading 'file' column (their axes may differ; missing cells are empty).
+Markdown (default) prints 'mean ± half-width'; CSV has separate numeric columns in percent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from aimc_results import ResultsFormatError, load  # noqa: E402
+
+
+def table(paths: list[str]) -> pd.DataFrame:
+    """The summary rows of every file, concatenated; accuracies in percent."""
+    frames, axes = [], []
+    for path in paths:
+        r = load(path)
+        pts = r.points
+        axes += [a for a in r.axes if a not in axes]
+        t = pd.DataFrame({"file": str(path), "model": r.model_name, **{a: pts[a] for a in r.axes}})
+        t["chips"] = pts["n"]
+        t["mean_pct"] = 100 * pts["accuracy_mean"]
+        t["ci95_low_pct"] = 100 * pts["accuracy_ci95_low"]
+        t["ci95_high_pct"] = 100 * pts["accuracy_ci95_high"]
+        t["std_pct"] = 100 * pts["accuracy_std"]
+        t["ideal_pct"] = 100 * r.ideal_accuracy
+        frames.append(t)
+    out = pd.concat(frames, ignore_index=True)
+    return out[["file", "model", *axes, "chips", "mean_pct", "ci95_low_pct", "ci95_high_pct",
+                "std_pct", "ideal_pct"]]
+
+
+def _cell(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def markdown(t: pd.DataFrame, digits: int) -> str:
+    """A GitHub-flavoured markdown table; 'file' only when there are several files."""
+    several = t["file"].nunique() > 1
+    keys = (["file"] if several else []) + ["model"] + [
+        c for c in t.columns if c not in ("file", "model") and not c.endswith("_pct")
+        and c != "chips"]
+    head = keys + ["chips", "accuracy (%)", "95% CI (%)", "ideal (%)"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for _, row in t.iterrows():
+        half = (row["ci95_high_pct"] - row["ci95_low_pct"]) / 2
+        mean = f"{row['mean_pct']:.{digits}f}" if np.isfinite(row["mean_pct"]) else "-"
+        if np.isfinite(half):
+            mean += f" ± {half:.{digits}f}"
+        ci = (f"{row['ci95_low_pct']:.{digits}f} – {row['ci95_high_pct']:.{digits}f}"
+              if np.isfinite(half) else "-")
+        ideal = f"{row['ideal_pct']:.{digits}f}" if np.isfinite(row["ideal_pct"]) else "-"
+        cells = [_cell(row[k]) for k in keys] + [str(int(row["chips"])), mean, ci, ideal]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="+", help="aimc results files (.h5)")
+    ap.add_argument("--csv", action="store_true", help="CSV instead of markdown")
+    ap.add_argument("--digits", type=int, default=2, help="decimals in markdown (default 2)")
+    args = ap.parse_args(argv)
+    try:
+        t = table(args.files)
+    except (OSError, ResultsFormatError) as e:
+        print(f"summarize: error: {e}", file=sys.stderr)
+        return 2
+    if args.csv:
+        t.to_csv(sys.stdout, index=False, float_format="%.6g")
+    else:
+        sys.stdout.write(markdown(t, args.digits))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
