@@ -23,29 +23,35 @@ AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
 
   const double g_max = device.params().g_max_uS;
   const std::size_t n = static_cast<std::size_t>(rows) * cols;
-  std::vector<float> target_pos(n);
-  std::vector<float> target_neg(n);
-  for (int i = 0; i < rows; ++i) {
-    for (int j = 0; j < cols; ++j) {
-      const float v = w[i * ld_w + j];
-      const auto g = static_cast<float>(std::abs(v) / scale_[j] * g_max);
-      target_pos[i * cols + j] = v > 0 ? g : 0.0F;
-      target_neg[i * cols + j] = v < 0 ? g : 0.0F;
-    }
-  }
   g_prog_pos_.resize(n);
   g_prog_neg_.resize(n);
   nu_pos_.resize(n);
   nu_neg_.resize(n);
+  // One polarity at a time through one target buffer, kept per thread: a chip programs many
+  // tiles, and fresh buffers of this size cost page faults on every tile.
+  thread_local std::vector<float> target;
+  target.resize(n);
   RandomStream rng(programming_key);
-  device.program(target_pos, g_prog_pos_, nu_pos_, rng);
-  device.program(target_neg, g_prog_neg_, nu_neg_, rng);
-  if (params.programming.method == ProgrammingMethod::iterative) {
-    StreamKey key = programming_key;
-    key.purpose = Purpose::program_verify;
-    RandomStream verify(key);
-    verify_iterations_ = program_and_verify(target_pos, g_prog_pos_, verify) +
-                         program_and_verify(target_neg, g_prog_neg_, verify);
+  StreamKey verify_key = programming_key;
+  verify_key.purpose = Purpose::program_verify;
+  RandomStream verify(verify_key);
+  // Per column, g_max per weight unit: the target of w is |w|·g_max/s on its polarity, 0 on the
+  // other.
+  std::vector<float> to_uS(cols);
+  for (int j = 0; j < cols; ++j)
+    to_uS[j] = static_cast<float>(g_max / scale_[j]);
+  for (const bool positive : {true, false}) {
+    const float sign = positive ? 1.0F : -1.0F;
+    for (int i = 0; i < rows; ++i) {
+      const float* wi = w + i * ld_w;
+      float* ti = target.data() + static_cast<std::size_t>(i) * cols;
+      for (int j = 0; j < cols; ++j)
+        ti[j] = std::max(sign * wi[j], 0.0F) * to_uS[j];
+    }
+    std::vector<float>& g = positive ? g_prog_pos_ : g_prog_neg_;
+    device.program(target, g, positive ? nu_pos_ : nu_neg_, rng);
+    if (params.programming.method == ProgrammingMethod::iterative)
+      verify_iterations_ += program_and_verify(target, g, verify);
   }
   if (params.faults.stuck_fraction > 0) {
     StreamKey key = programming_key;
@@ -121,19 +127,25 @@ void AnalogTile::set_time(double t_inference_s, const StreamKey& read_key) {
     std::vector<float> neg_read(n);
     device_->read(pos, g_prog_pos_, t_inference_s, pos_read, rng);
     device_->read(neg, g_prog_neg_, t_inference_s, neg_read, rng);
+    const auto inv = static_cast<float>(inv_g_max);
     for (std::size_t k = 0; k < n; ++k)
-      w_n_[k] = static_cast<float>((pos_read[k] - neg_read[k]) * inv_g_max);
+      w_n_[k] = (pos_read[k] - neg_read[k]) * inv;
     fill_readout(pos_read, neg_read, inv_g_max);
     return;
   }
   // per_mvm: read noise of a device is |g_drift|·σ_n(g_prog, t)·N(0, 1) (physics/device_model),
   // so each weight carries variance (σ+² + σ−²) / g_max², added in output space per MVM.
+  std::vector<float> sd_pos(n);
+  std::vector<float> sd_neg(n);
+  device_->read_noise_std(pos, g_prog_pos_, t_inference_s, sd_pos);
+  device_->read_noise_std(neg, g_prog_neg_, t_inference_s, sd_neg);
   var_n_.resize(n);
+  const auto inv = static_cast<float>(inv_g_max);
   for (std::size_t k = 0; k < n; ++k) {
-    w_n_[k] = static_cast<float>((pos[k] - neg[k]) * inv_g_max);
-    const double sp = pos[k] * device_->read_noise_sigma(g_prog_pos_[k], t_inference_s);
-    const double sn = neg[k] * device_->read_noise_sigma(g_prog_neg_[k], t_inference_s);
-    var_n_[k] = static_cast<float>((sp * sp + sn * sn) * inv_g_max * inv_g_max);
+    w_n_[k] = (pos[k] - neg[k]) * inv;
+    const float sp = sd_pos[k] * inv;
+    const float sn = sd_neg[k] * inv;
+    var_n_[k] = sp * sp + sn * sn;
   }
   fill_readout(pos, neg, inv_g_max);
   build_level_weights();

@@ -383,19 +383,26 @@ void DeviceModel::read_noise_std(std::span<const float> g_drift_uS,
       static_cast<float>(params_.read_noise_scale * read_time_factor(t_inference_s));
   const auto inv_g_max = static_cast<float>(inv_g_max_);
   const LogKneeF q_fit = to_float(fit_->q_s);
-  const bool power_law = fit_->q_s_power_law;
   const float* gd = g_drift_uS.data();
   const float* gp = g_prog_uS.data();
   float* out = std_uS.data();
-  for (std::size_t i = 0; i < g_drift_uS.size(); ++i) {
+  const std::size_t n = g_drift_uS.size();
+  if (fit_->q_s_power_law) {
+    // pcm: Q_s = min(0.0088 / max(r^0.65, 1e-3), 0.2), r^0.65 = e^(0.65·ln r), through e^−|·|
+    // and its reciprocal where r > 1 (a device programmed above g_max).
+    for (std::size_t i = 0; i < n; ++i) {
+      const float r = std::max(std::abs(gp[i]) * inv_g_max, k_zero_clip_f);
+      const float e = 0.65F * fast_log(r);
+      const float p = fast_exp_nonpositive(-std::abs(e));
+      const float r_pow = e <= 0.0F ? p : 1.0F / p;
+      const float q = std::min(0.0088F / std::max(r_pow, 1e-3F), 0.2F);
+      out[i] = std::abs(gd[i]) * q * time_scale;
+    }
+    return;
+  }
+  for (std::size_t i = 0; i < n; ++i) {
     const float r = std::max(std::abs(gp[i]) * inv_g_max, k_zero_clip_f);
-    const float ln_r = fast_log(r);
-    // pcm: Q_s = min(0.0088 / max(r^0.65, 1e-3), 0.2), r^0.65 = e^(0.65·ln r) with ln r ≤ 0.
-    const float q_pow =
-        std::min(0.0088F / std::max(fast_exp_nonpositive(std::min(0.65F * ln_r, 0.0F)), 1e-3F),
-                 0.2F);
-    const float q = power_law ? q_pow : eval_f(q_fit, r, ln_r);
-    out[i] = std::abs(gd[i]) * q * time_scale;
+    out[i] = std::abs(gd[i]) * eval_f(q_fit, r, fast_log(r)) * time_scale;
   }
 }
 

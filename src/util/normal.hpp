@@ -51,10 +51,9 @@ inline float fast_exp_nonpositive(float x) {
       t * (1.0F +
            t * (1.0F / 2 +
                 t * (1.0F / 6 +
-                     t * (1.0F / 24 +
-                          t * (1.0F / 120 + t * (1.0F / 720 + t * (1.0F / 5040)))))));
-  const auto scale = std::bit_cast<float>(static_cast<std::uint32_t>(static_cast<int>(n) + 127)
-                                          << 23);
+                     t * (1.0F / 24 + t * (1.0F / 120 + t * (1.0F / 720 + t * (1.0F / 5040)))))));
+  const auto scale =
+      std::bit_cast<float>(static_cast<std::uint32_t>(static_cast<int>(n) + 127) << 23);
   return x < -87.0F ? 0.0F : p * scale;
 }
 
