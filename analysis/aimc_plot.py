@@ -41,7 +41,7 @@ def plot_accuracy(results: list[Results], x: str, *, log_x: bool, x_label: str,
     """One figure: accuracy (%) against axis ``x`` for every file in ``results``."""
     if x == "t_inference_s":
         x = "t_inference"
-    fig, ax = plt.subplots(figsize=(7.0, 4.5), layout="constrained")
+    fig, ax = plt.subplots(figsize=(9.0, 4.5), layout="constrained")
     several = len(results) > 1
     baselines = {}
     ticks = set()
@@ -79,6 +79,8 @@ def plot_accuracy(results: list[Results], x: str, *, log_x: bool, x_label: str,
         ax.axhline(100 * acc, color="black", linestyle="--", linewidth=1,
                    dashes=(4 + 2 * i, 2), label=f"{name}software baseline (float32), "
                    f"{100 * acc:.2f} %")
+    if baselines:  # room above the baseline, which is often the top of the data
+        ax.set_ylim(top=max(ax.get_ylim()[1], 100 * max(baselines.values()) + 3))
     if log_x:
         ax.set_xscale("log")
     if time_ticks and ticks:
@@ -88,7 +90,9 @@ def plot_accuracy(results: list[Results], x: str, *, log_x: bool, x_label: str,
     ax.set_xlabel(x_label)
     ax.set_ylabel("top-1 accuracy (%)")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(title="mean over chips; band: 95% CI", fontsize="small", title_fontsize="small")
+    # Outside the axes: inside, it would hide curves or the baseline wherever it went.
+    ax.legend(title="mean over chips; band: 95% CI", fontsize="small", title_fontsize="small",
+              loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     if title is None:
         r = results[0]
         images = int(r.samples["total"].iloc[0]) if len(r.samples) else 0

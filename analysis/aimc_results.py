@@ -21,6 +21,7 @@ h5py, numpy and pandas.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,7 @@ import pandas as pd
 FORMAT = "aimc-results"
 SUPPORTED_VERSIONS = (1,)
 STATS = ("mean", "std", "sem", "ci95_low", "ci95_high", "min", "median", "max")
+LAYER_COLUMNS = ("layer_energy_nJ", "layer_activity", "layer_latency_ns", "layer_cores")
 
 
 class ResultsFormatError(ValueError):
@@ -48,6 +50,8 @@ class Results:
     points: pd.DataFrame
     correct_per_class: np.ndarray = field(repr=False)
     total_per_class: np.ndarray = field(repr=False)
+    layer_names: list[str] = field(default_factory=list)
+    per_layer: dict = field(default_factory=dict, repr=False)
 
     @property
     def complete(self) -> bool:
@@ -61,6 +65,27 @@ class Results:
     @property
     def model_name(self) -> str:
         return str(self.attrs.get("model_name", ""))
+
+    def layers(self, point: int | None = None) -> pd.DataFrame:
+        """Per dense layer (rows in network order): the mean over finished samples (of one sweep
+        point, or all) of energy per image (``energy_nJ``), input activity, latency share
+        (``latency_ns``) and cores, from the throughput-and-energy model. NaN for a layer run
+        digitally; empty when the file has no per-layer data."""
+        if not self.layer_names or not self.per_layer:
+            return pd.DataFrame()
+        rows = np.ones(len(self.samples), dtype=bool)
+        if point is not None:
+            rows = (self.samples["point"] == point).to_numpy()
+        out = pd.DataFrame({"layer": self.layer_names})
+        names = {"layer_energy_nJ": "energy_nJ", "layer_activity": "activity",
+                 "layer_latency_ns": "latency_ns", "layer_cores": "cores"}
+        for k, v in self.per_layer.items():
+            # A digital layer is NaN in every row: its mean stays NaN, without numpy's warning.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                out[names[k]] = np.nanmean(v[rows].astype(float), axis=0)
+        out.attrs["samples"] = int(rows.sum())
+        return out
 
     def numeric_axes(self) -> list[str]:
         return [a for a in self.axes if pd.api.types.is_numeric_dtype(self.points[a])]
@@ -117,8 +142,15 @@ def load(path, *, done_only: bool = True) -> Results:
         })
         for a in axes:
             samples[a] = _column(s[a])
+        # Every other 1-D column as it is: the performance model's (energy_per_image_uJ_mean,
+        # tops_per_w, ...) and any a later writer of this format version adds.
+        for k in s:
+            if k not in samples and s[k].ndim == 1:
+                samples[k] = _column(s[k])
         correct_pc = s["correct_per_class"][()]
         total_pc = s["total_per_class"][()]
+        layer_names = list(_column(f["layers/name"])) if "layers/name" in f else []
+        per_layer = {k: s[k][()] for k in LAYER_COLUMNS if k in s}
 
         p = f["points"]
         points = pd.DataFrame({
@@ -131,12 +163,17 @@ def load(path, *, done_only: bool = True) -> Results:
         points["n"] = p["n"][()]
         for stat in STATS:
             points[f"accuracy_{stat}"] = p[f"accuracy_{stat}"][()]
+        for k in p:
+            if k not in points and k != "index" and p[k].ndim == 1:
+                points[k] = _column(p[k])
 
     if done_only:
         keep = samples["done"].to_numpy()
         samples = samples[keep].reset_index(drop=True)
         correct_pc, total_pc = correct_pc[keep], total_pc[keep]
-    return Results(path, attrs, axes, samples, points, correct_pc, total_pc)
+        per_layer = {k: v[keep] for k, v in per_layer.items()}
+    return Results(path, attrs, axes, samples, points, correct_pc, total_pc, layer_names,
+                   per_layer)
 
 
 def samples(path, **kwargs) -> pd.DataFrame:

@@ -8,6 +8,8 @@ One row per sweep point, one column per sweep axis, then the number of finished 
 accuracy in percent. The interval is Student's t over chips, as aimc computes it. Several files
 give one table with a leading 'file' column (their axes may differ; missing cells are empty).
 Markdown (default) prints 'mean ± half-width'; CSV has separate numeric columns in percent.
+Files with the throughput-and-energy model's columns also get energy per image (µJ) and TOPS/W,
+means over the point's chips.
 """
 
 from __future__ import annotations
@@ -37,10 +39,20 @@ def table(paths: list[str]) -> pd.DataFrame:
         t["ci95_high_pct"] = 100 * pts["accuracy_ci95_high"]
         t["std_pct"] = 100 * pts["accuracy_std"]
         t["ideal_pct"] = 100 * r.ideal_accuracy
+        # The throughput-and-energy model's per-point means, in files that have them.
+        for src, dst in PERF:
+            if src in pts:
+                t[dst] = pts[src]
         frames.append(t)
     out = pd.concat(frames, ignore_index=True)
+    perf = [dst for _, dst in PERF if dst in out]
     return out[["file", "model", *axes, "chips", "mean_pct", "ci95_low_pct", "ci95_high_pct",
-                "std_pct", "ideal_pct"]]
+                "std_pct", "ideal_pct", *perf]]
+
+
+# (column in /points, column in the table), and the markdown heading of each.
+PERF = (("energy_per_image_uJ_mean", "energy_uJ"), ("tops_per_w", "tops_per_w"))
+PERF_HEAD = {"energy_uJ": "energy/image (µJ)", "tops_per_w": "TOPS/W"}
 
 
 def _cell(v) -> str:
@@ -54,10 +66,11 @@ def _cell(v) -> str:
 def markdown(t: pd.DataFrame, digits: int) -> str:
     """A GitHub-flavoured markdown table; 'file' only when there are several files."""
     several = t["file"].nunique() > 1
+    perf = [c for c in PERF_HEAD if c in t]
     keys = (["file"] if several else []) + ["model"] + [
-        c for c in t.columns if c not in ("file", "model") and not c.endswith("_pct")
-        and c != "chips"]
-    head = keys + ["chips", "accuracy (%)", "95% CI (%)", "ideal (%)"]
+        c for c in t.columns if c not in ("file", "model", "chips", *perf)
+        and not c.endswith("_pct")]
+    head = keys + ["chips", "accuracy (%)", "95% CI (%)", "ideal (%)"] + [PERF_HEAD[c] for c in perf]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, row in t.iterrows():
         half = (row["ci95_high_pct"] - row["ci95_low_pct"]) / 2
@@ -67,7 +80,8 @@ def markdown(t: pd.DataFrame, digits: int) -> str:
         ci = (f"{row['ci95_low_pct']:.{digits}f} – {row['ci95_high_pct']:.{digits}f}"
               if np.isfinite(half) else "-")
         ideal = f"{row['ideal_pct']:.{digits}f}" if np.isfinite(row["ideal_pct"]) else "-"
-        cells = [_cell(row[k]) for k in keys] + [str(int(row["chips"])), mean, ci, ideal]
+        cells = [_cell(row[k]) for k in keys] + [str(int(row["chips"])), mean, ci, ideal] + [
+            f"{row[c]:.3g}" if np.isfinite(row[c]) else "-" for c in perf]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -192,3 +192,28 @@ def test_plot_distribution(files, tmp_path):
     proc = run_script("plot_distribution.py", path, "-o", tmp_path / "spread")
     assert proc.returncode == 0, proc.stderr
     assert png_ok(tmp_path / "spread.png") and (tmp_path / "spread.pdf").stat().st_size > 1000
+
+
+def test_loader_layers(files):
+    path, _ = files
+    r = load(path)
+    with h5py.File(path, "r") as f:
+        names = f["layers/name"].asstr()[()]
+        energy = f["samples/layer_energy_nJ"][()]
+        point = f["samples/point"][()]
+    t = r.layers(point=2)
+    assert t["layer"].tolist() == list(names) and t.attrs["samples"] == 3
+    analog = ~np.isnan(energy[point == 2]).all(axis=0)
+    assert analog.any()
+    assert np.allclose(t["energy_nJ"][analog], energy[point == 2][:, analog].mean(axis=0))
+    assert t["energy_nJ"][~analog].isna().all()
+    assert {"energy_per_image_uJ_mean", "tops_per_w"} <= set(r.samples.columns)
+
+
+def test_plot_energy(files, tmp_path):
+    path, _ = files
+    proc = run_script("plot_energy.py", path, "--point", "1", "-o", tmp_path / "energy")
+    assert proc.returncode == 0, proc.stderr
+    assert png_ok(tmp_path / "energy.png") and (tmp_path / "energy.pdf").stat().st_size > 1000
+    proc = run_script("plot_energy.py", path, "--point", "6")
+    assert proc.returncode == 2 and "--point 6" in proc.stderr
