@@ -173,7 +173,8 @@ void AnalogTile::build_level_weights() {
       scale[j] =
           std::max(scale[j], std::abs(double{w_n_[static_cast<std::size_t>(i) * cols_ + j]}));
   for (double& s : scale) {
-    s = s > 0 ? s / w_max : 1.0;
+    // Rounded to the float the kernel multiplies by, before the weights are rounded with it.
+    s = static_cast<float>(s > 0 ? s / w_max : 1.0);
     if (s / 2 > 0.01 * sigma_min) return;
   }
   w_pairs_.assign(static_cast<std::size_t>(pairs) * cols_, 0);
