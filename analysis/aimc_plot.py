@@ -12,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display needed (batch nodes, CI)
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 
 from aimc_results import Results, curve_label  # noqa: E402
 

@@ -4,7 +4,7 @@ one curve per value of the other axes, with the mean over chips, its 95% confide
 float32 baseline.
 
     /usr/bin/python3 analysis/plot_sweep.py results/adc.h5 --x chip.converters.adc_bits
-    /usr/bin/python3 analysis/plot_sweep.py results/noise.h5 --x chip.device.prog_noise_scale --log-x
+    /usr/bin/python3 analysis/plot_sweep.py results/noise.h5 --x chip.device.read_noise_scale
 
 --x may be left out when the file has exactly one numeric axis. Writes PREFIX.png and PREFIX.pdf
 (default: the first input without .h5, plus _sweep).

@@ -70,7 +70,8 @@ def markdown(t: pd.DataFrame, digits: int) -> str:
     keys = (["file"] if several else []) + ["model"] + [
         c for c in t.columns if c not in ("file", "model", "chips", *perf)
         and not c.endswith("_pct")]
-    head = keys + ["chips", "accuracy (%)", "95% CI (%)", "ideal (%)"] + [PERF_HEAD[c] for c in perf]
+    head = keys + ["chips", "accuracy (%)", "95% CI (%)", "ideal (%)"]
+    head += [PERF_HEAD[c] for c in perf]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for _, row in t.iterrows():
         half = (row["ci95_high_pct"] - row["ci95_low_pct"]) / 2

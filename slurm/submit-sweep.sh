@@ -40,13 +40,16 @@ shift $((OPTIND - 1))
 experiment=$1
 shift
 [[ -f "$experiment" ]] || { echo "submit-sweep: $experiment: no such file" >&2; exit 2; }
-[[ "$slices" =~ ^[1-9][0-9]*$ ]] || { echo "submit-sweep: -n '$slices', expected N >= 1" >&2; exit 2; }
+[[ "$slices" =~ ^[1-9][0-9]*$ ]] || { echo "submit-sweep: -n '$slices', need N >= 1" >&2; exit 2; }
 out=${out:-results/$(basename "$experiment" .ini).h5}
 parts=${parts:-${out%.h5}.parts}
 # aimc merge never overwrites: refuse now rather than fail after the whole array has run.
 [[ ! -e "$out" ]] || { echo "submit-sweep: $out already exists (move it away first)" >&2; exit 2; }
 AIMC=${AIMC:-build/aimc}
-[[ -x "$AIMC" ]] || AIMC=$(command -v aimc) || { echo "submit-sweep: set AIMC=/path/to/aimc" >&2; exit 2; }
+[[ -x "$AIMC" ]] || AIMC=$(command -v aimc) || {
+  echo "submit-sweep: no aimc binary: set AIMC=/path/to/aimc" >&2
+  exit 2
+}
 mkdir -p "$parts" "$(dirname "$out")"
 
 # shellcheck disable=SC2086  # ARGS are sbatch options, split on purpose
