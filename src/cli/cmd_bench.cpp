@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <regex>
 
 #include "cli/commands.hpp"
@@ -193,7 +194,8 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     network::InferenceParams chip_inference = inference;
     chip_inference.fold_batchnorm = false;
     const network::Network chip_net(model, chip_inference);
-    const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+    auto one =
+        std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, 1);
     double full_set_time_s = 0;
     const double full_program_s = full_chip_program_s(params, reps, full_set_time_s);
     const std::int64_t full_devices = std::int64_t{2} * params.mapping.cores *
@@ -209,18 +211,13 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     chip.calibrate(calibration);
     const double calibrate_s = seconds_since(t0);
     chip.set_time(3600.0, 0);
-    t0 = Clock::now();
-    (void)chip_net.infer(data.image(0), data.size(), chip);
-    const double chip_ips = data.size() / seconds_since(t0);
-    const double ideal_ips = aimc_images_per_s(net, data, 1, 1);
+    one.reset();
     j.add("full_chip_program_s", full_program_s)
         .add("full_chip_set_time_s", full_set_time_s)
         .add("full_chip_devices", full_devices)
         .add("chip_program_s", program_s)
         .add("chip_devices", devices)
-        .add("chip_calibrate_s", calibrate_s)
-        .add("chip_images_per_s_1t", chip_ips)
-        .add("chip_over_ideal_1t", chip_ips / ideal_ips);
+        .add("chip_calibrate_s", calibrate_s);
     if (!vm["json"].as<bool>()) {
       std::printf(
           "full chip, 1 thread: programming %d cores of %dx%d weights (%lld polarity devices) "
@@ -231,8 +228,28 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
           "chip %s, 1 thread: programming %lld devices (%d cores) %.3f s; calibration %.2f s\n",
           chip_path.c_str(), static_cast<long long>(devices), chip.mapping().cores_used(),
           program_s, calibrate_s);
-      std::printf("chip inference %.1f images/s at t = 1 h, %.2fx ideal (%.1f images/s)\n",
-                  chip_ips, chip_ips / ideal_ips, ideal_ips);
+    }
+    // Noisy and ideal inference alternate, best of `reps` each, so that both see the same load
+    // on a shared machine; the ratio is the figure to compare.
+    for (int threads = 1; threads <= std::max(1, std::min(2, max_threads)); ++threads) {
+      const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
+      double chip_best = 1e30;
+      double ideal_best = 1e30;
+      for (int r = 0; r < reps; ++r) {
+        t0 = Clock::now();
+        (void)chip_net.infer(data.image(0), data.size(), chip);
+        chip_best = std::min(chip_best, seconds_since(t0));
+        ideal_best = std::min(ideal_best, data.size() / aimc_images_per_s(net, data, threads, 1));
+      }
+      const double chip_ips = data.size() / chip_best;
+      const double ideal_ips = data.size() / ideal_best;
+      const std::string t = std::to_string(threads) + "t";
+      j.add("chip_images_per_s_" + t, chip_ips).add("chip_over_ideal_" + t, chip_ips / ideal_ips);
+      if (!vm["json"].as<bool>())
+        std::printf(
+            "chip inference, %d thread(s): %.1f images/s at t = 1 h, %.2fx ideal (%.1f "
+            "images/s)\n",
+            threads, chip_ips, chip_ips / ideal_ips, ideal_ips);
     }
   }
   if (vm["json"].as<bool>()) std::cout << j.str() << '\n';
