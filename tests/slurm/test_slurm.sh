@@ -157,7 +157,7 @@ EOF
 study tiny 32
 # The requeue study has more images per sample, so that a job is surely still running when the
 # test requeues it after its first finished sample.
-study longer 128
+study longer 192
 cd "$RUN"
 export AIMC=$AIMC_BIN  # the slurm/ scripts' binary
 for s in tiny longer; do
@@ -227,9 +227,9 @@ say "(b) submit-sweep.sh: 2 array slices merged after afterok, identical to the 
 # again; the test shortens it to a few seconds once the node has cleaned up the first run. (No
 # shorter: slurmd refuses a launch whose credential is from the same second as the revocation of
 # the job's previous one, "Job credential revoked".)
-requeue_test() {  # requeue_test scontrol-requeue|time-limit
-  local name=$1 id out=$RUN/$1.h5 log k m
-  id=$(sbatch --parsable -N 1 --ntasks-per-node=1 -c 1 -t 15 -o "$RUN/$name-%j.log" \
+requeue_test() {  # requeue_test scontrol-requeue|time-limit RANKS
+  local name=$1 ranks=$2 id out=$RUN/$1.h5 log k m
+  id=$(sbatch --parsable -N 1 --ntasks-per-node="$ranks" -c 1 -t 15 -o "$RUN/$name-%j.log" \
     "$REPO/slurm/run-mpi.sbatch" longer.ini --output "$out" --no-progress)
   local start=$SECONDS
   until (($($PY "$HERE/h5check.py" "done" "$out") >= 1)); do
@@ -260,9 +260,11 @@ requeue_test() {  # requeue_test scontrol-requeue|time-limit
   [[ -n "$k" && -n "$m" ]] || fail "($name) the requeued run did not resume: $(cat "$log")"
   ((k >= 1 && k + m == 8)) || fail "($name) $k samples before the requeue + $m after != 8"
   same "$RUN/longer-ref.h5" "$out" "($name)"
-  say "($name) stopped with $k of 8 samples, requeued, resumed with the other $m; identical"
+  say "($name, $ranks rank(s)) stopped with $k of 8 samples, requeued, resumed with the other" \
+    "$m; identical"
 }
-requeue_test scontrol-requeue
-requeue_test time-limit
+requeue_test scontrol-requeue 1
+# Two ranks here: every rank must stop on the signal, and srun must report aimc's exit 143.
+requeue_test time-limit 2
 grep -q "requeueing job" "$RUN"/time-limit-*.log || fail "(time-limit) no self-requeue"
 say "all Slurm checks passed"
