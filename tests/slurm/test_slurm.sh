@@ -51,6 +51,9 @@ done
 RUN=$(mktemp -d /tmp/aimc-slurm.XXXXXX)
 chmod 755 "$RUN"  # munged (user munge) must reach its socket below
 MUNGED_PID="" CTLD_PID="" SLURMD_PID=""
+# Run inside a real Slurm job (or with sbatch defaults set), the test must not pass those settings
+# on to its own cluster.
+for v in $(compgen -e | grep -E '^(SLURM|SBATCH|SRUN|SALLOC)_' || true); do unset "$v"; done
 export SLURM_CONF=$RUN/slurm.conf
 
 cleanup() {
@@ -110,7 +113,7 @@ import socket
 s = [socket.socket() for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
-host=$(hostname -s)
+host=$(uname -n | cut -d. -f1)  # the short name slurmd looks itself up by
 mkdir -p "$RUN/spool/$host"
 # The node's hardware as slurmd sees it, with RealMemory lowered by 10% so that it always fits.
 node=$(slurmd -C | head -n 1 | awk '{
