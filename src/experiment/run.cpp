@@ -419,7 +419,8 @@ void run_worker(UnitRunner& runner) {
       int flag = 0;
       MPI_Iprobe(0, k_tag_stop, MPI_COMM_WORLD, &flag, MPI_STATUS_IGNORE);
       if (flag != 0) {
-        MPI_Recv(nullptr, 0, MPI_INT64_T, 0, k_tag_stop, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        std::int64_t ignored = 0;  // the stop message carries one int64
+        MPI_Recv(&ignored, 1, MPI_INT64_T, 0, k_tag_stop, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         stop = true;
       }
     }

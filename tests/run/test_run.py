@@ -196,6 +196,47 @@ def test_sigterm_stops_cleanly_then_resume(setup):
     assert_same(ref, out)
 
 
+def rank_pids(launcher_pid, rank):
+    """PIDs of the processes under the launcher that run MPI rank `rank`."""
+    out = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            env = (proc / "environ").read_bytes().split(b"\0")
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env and "aimc" in stat:
+            out.append(int(proc.name))
+    return out
+
+
+def test_sigterm_to_rank0_stops_both_ranks_then_resume(setup):
+    """Rank 0 stops first and tells the busy worker to stop mid-evaluation."""
+    exp, ref, d = setup
+    out = d / "sigterm2.h5"
+    p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", "--bind-to", "none", AIMC, "run",
+                          str(exp), "--output", str(out), "--no-progress", "--threads", "1"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not out.exists():
+        time.sleep(0.2)
+    time.sleep(3)
+    pids = rank_pids(p.pid, 0)
+    assert pids, "rank 0 not found"
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    assert p.returncode != 0
+    assert "stopped by signal 15" in err, err
+    assert "MPI_ERR" not in err and "MPI_ABORT" not in err, err
+    assert attrs(out)["complete"] == 0
+    proc = aimc_run(exp, out, "--threads", "1", ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    assert_same(ref, out)
+
+
 def test_merge_of_slices_equals_single_run(setup):
     exp, ref, d = setup
     parts = []

@@ -267,9 +267,8 @@ requeue_test() {  # requeue_test scontrol-requeue|time-limit RANKS
     "$m; identical"
 }
 requeue_test scontrol-requeue 1
-# TODO: 2 ranks here (every rank must stop on the signal, srun must report aimc's 143) once a
-# worker takes rank 0's stop message mid-evaluation without MPI_ERR_TRUNCATE: run_worker's hook in
-# src/experiment/run.cpp receives 0 elements of the 1-element message. 1 rank until then.
-requeue_test time-limit 1
+# 2 ranks: every rank must stop on the signal (a worker busy mid-evaluation takes rank 0's stop
+# message) and srun must report aimc's 143.
+requeue_test time-limit 2
 grep -q "requeueing job" "$RUN"/time-limit-*.log || fail "(time-limit) no self-requeue"
 say "all Slurm checks passed"
