@@ -13,8 +13,6 @@
 #include "io/cifar10.hpp"
 #include "io/model_file.hpp"
 #include "network/analog_chip.hpp"
-#include "network/gemm.hpp"
-#include "network/layers.hpp"
 #include "test_support.hpp"
 #include "util/error.hpp"
 
@@ -228,51 +226,6 @@ TEST_F(ReadNoise, PerMvmIsFreshOnEveryImageWithTheExpectedVariance) {
   check_variance(samples, expected_variance(pixels_, twin.tile(0), twin.x_range(0)));
 }
 
-// With programming noise on, the tile qualifies for the level kernel (int16 weights, integer DAC
-// levels; network/gemm.hpp). Its outputs have the variance of the formula and the mean of the
-// tile's float weights: the int16 rounding is far below what 4000 samples resolve.
-TEST_F(ReadNoise, PerMvmLevelKernelHasTheExpectedMeanAndVariance) {
-  if (!aimc::network::level_kernels_available()) GTEST_SKIP() << "no AVX2 in this build";
-  auto p = params(aimc::hardware::ReadNoiseMode::per_mvm);
-  p.device.prog_noise_scale = 1.0;
-  InferenceParams ip = chip_inference();
-  ip.batch_images = 64;
-  const Network net(model_, ip);
-  AnalogChip chip(net, p, "tiny", 5, 0);
-  chip.calibrate(calibration_);
-  chip.set_time(3600.0, 1);
-  AnalogChip twin(net, p, "tiny", 5, 0);
-  twin.calibrate(calibration_);
-  twin.set_time(3600.0, 1);
-  ASSERT_FALSE(twin.tile(0).level_weights().empty());
-  const int n = 4000;
-  std::vector<std::uint8_t> many;
-  for (int i = 0; i < n; ++i)
-    many.insert(many.end(), pixels_.begin(), pixels_.end());
-  const auto logits = net.infer(many.data(), n, chip);
-  std::vector<std::vector<float>> samples;
-  for (int i = 0; i < n; ++i)
-    samples.emplace_back(logits.begin() + i * 4, logits.begin() + i * 4 + 4);
-  const auto var = expected_variance(pixels_, twin.tile(0), twin.x_range(0));
-  check_variance(samples, var);
-  // The mean: Σ_i x_n,i·W_n,ij times the column's gain, from the float weights.
-  const auto& tile = twin.tile(0);
-  const aimc::hardware::Quantizer dac(8, 1.0F);
-  for (int j = 0; j < 4; ++j) {
-    double want = 0;
-    for (int i = 0; i < 12; ++i) {
-      const double x = (pixels_[i] / 255.0 - 0.5) / 0.25;
-      want += dac.apply(static_cast<float>(x / twin.x_range(0))) * tile.weight_n()[i * 4 + j];
-    }
-    want *= twin.x_range(0) * tile.column_scale()[j] * tile.compensation()[j];
-    double mean = 0;
-    for (const auto& sample : samples)
-      mean += sample[j];
-    mean /= n;
-    EXPECT_NEAR(mean, want, 5 * std::sqrt(var[j] / n)) << "output " << j;
-  }
-}
-
 TEST_F(ReadNoise, PerEvaluationIsFixedWithinAnEvaluationAndVariesAcrossThem) {
   const auto p = params(aimc::hardware::ReadNoiseMode::per_evaluation);
   const Network net(model_, chip_inference());
@@ -477,106 +430,6 @@ TEST(Chip, OneCalibrationServesEveryChipInstance) {
       aimc::io::read_chip_config(k_configs + "hermes64.ini", {"mapping.last_layer=digital"});
   AnalogChip smaller(net, other, f.model.name, 1, 0);
   EXPECT_THROW(smaller.apply(calibration), aimc::Error);
-}
-
-}  // namespace
-
-namespace {
-
-// The level kernel against a double reference: the signal is an exact integer sum times the
-// column scale, the variance a float sum of exact products. Odd k and a partial last strip.
-TEST(LevelKernel, ExactSignalAndVariance) {
-  if (!aimc::network::level_kernels_available()) GTEST_SKIP() << "no AVX2 in this build";
-  const int rows = 37;
-  const int k = 27;
-  const int out = 5;
-  const int pairs = (k + 1) / 2;
-  std::mt19937 rng(5);
-  std::uniform_real_distribution<float> u(-1.2F, 1.2F);
-  std::uniform_int_distribution<int> w16(-32767, 32767);
-  std::uniform_real_distribution<float> v01(0.0F, 1e-3F);
-  std::vector<float> x(static_cast<std::size_t>(rows) * k);  // column-major, ld = rows
-  for (float& v : x)
-    v = u(rng);
-  std::vector<std::int16_t> w(static_cast<std::size_t>(k) * out);
-  std::vector<float> var(static_cast<std::size_t>(k) * out);
-  for (std::size_t i = 0; i < w.size(); ++i) {
-    w[i] = static_cast<std::int16_t>(w16(rng));
-    var[i] = v01(rng);
-  }
-  // The operands in the kernel's layouts.
-  std::vector<std::int32_t> w_pairs(static_cast<std::size_t>(out) * pairs, 0);
-  std::vector<float> var_cols(static_cast<std::size_t>(out) * 2 * pairs, 0.0F);
-  for (int i = 0; i < k; ++i)
-    for (int j = 0; j < out; ++j) {
-      const auto bits = static_cast<std::uint32_t>(static_cast<std::uint16_t>(w[i * out + j]));
-      auto& slot = w_pairs[static_cast<std::size_t>(j) * pairs + i / 2];
-      slot = static_cast<std::int32_t>(static_cast<std::uint32_t>(slot) |
-                                       (i % 2 == 0 ? bits : bits << 16));
-      var_cols[static_cast<std::size_t>(j) * 2 * pairs + i] = var[i * out + j];
-    }
-  std::vector<float> packed(aimc::network::packed_size(rows, k));
-  aimc::network::pack_colmajor(x.data(), rows, k, rows, packed.data());
-  std::vector<std::int64_t> offsets;
-  const auto strips = aimc::network::packed_strips(packed.data(), rows, k, offsets);
-  const aimc::hardware::Quantizer dac(8, 1.0F);
-  const float x_range = 0.9F;
-  std::vector<std::int32_t> q_pairs(aimc::network::dac_pairs_size(rows, k));
-  std::vector<float> q_sq(aimc::network::dac_sq_size(rows, k));
-  aimc::network::pack_dac_levels(strips, 0, k, 1.0F / x_range, dac.inv_step(), dac.levels(),
-                                 q_pairs.data(), q_sq.data());
-  std::vector<float> z_scale(out);
-  for (int j = 0; j < out; ++j)
-    z_scale[j] = 1e-5F * static_cast<float>(j + 1);
-  std::vector<float> z(static_cast<std::size_t>(rows) * out);
-  std::vector<float> v(z.size());
-  aimc::network::gemm_levels(q_pairs.data(), q_sq.data(), rows, k, w_pairs.data(), var_cols.data(),
-                             out, z_scale.data(), 0.5F, z.data(), v.data(), rows);
-  for (int r = 0; r < rows; ++r)
-    for (int j = 0; j < out; ++j) {
-      std::int64_t sig = 0;
-      double vr = 0;
-      for (int i = 0; i < k; ++i) {
-        // The DAC level, as the float path's quantiser gives it.
-        const float q = std::nearbyint(dac.apply(x[i * rows + r] * (1.0F / x_range)) * 127.0F);
-        sig += static_cast<std::int64_t>(q) * w[i * out + j];
-        vr += double{q} * q * var[i * out + j];
-      }
-      EXPECT_EQ(z[j * rows + r], static_cast<float>(sig) * z_scale[j]) << r << ", " << j;
-      EXPECT_NEAR(v[j * rows + r], 0.5 * vr, 1e-5 * 0.5 * vr + 1e-30) << r << ", " << j;
-    }
-}
-
-// The tile's int16 weights: within half a step of W_n, and the step within the gate, 1 % of the
-// smallest programming-noise standard deviation (docs/chip.md).
-TEST(Tile, LevelWeightsRoundWithinTheGate) {
-  auto p = aimc::io::read_chip_config(k_configs + "hermes64.ini", {});
-  const aimc::physics::DeviceModel device(p.device);
-  const auto w = block_weights();
-  auto tile = make_tile(p, device, w);
-  tile.set_time(3600.0, aimc::StreamKey{3, 1, 0, 9, aimc::Purpose::read_noise});
-  ASSERT_FALSE(tile.level_weights().empty());
-  const double sigma_min = device.min_prog_noise_std_uS() / p.device.g_max_uS;
-  EXPECT_NEAR(sigma_min, 0.16603222 / 20.7, 1e-9);  // hermes 2 devices: σ_prog(0)
-  const int pairs = 128;
-  for (int j = 0; j < 256; ++j) {
-    const double s = tile.level_scale()[j];
-    EXPECT_LE(s / 2, 0.01 * sigma_min);
-    for (int i = 0; i < 256; ++i) {
-      const std::uint32_t slot = tile.level_weights()[static_cast<std::size_t>(j) * pairs + i / 2];
-      const auto q = static_cast<std::int16_t>(i % 2 == 0 ? slot & 0xffffU : slot >> 16);
-      ASSERT_LE(std::abs(tile.weight_n()[i * 256 + j] - s * q), s / 2 * (1 + 1e-6))
-          << i << ", " << j;
-      ASSERT_EQ(tile.level_variance()[static_cast<std::size_t>(j) * 2 * pairs + i],
-                tile.variance_n()[i * 256 + j]);
-    }
-  }
-  // Without programming noise nothing bounds the rounding: the float path stays.
-  p.device.prog_noise_scale = 0.0;
-  const aimc::physics::DeviceModel exact(p.device);
-  auto plain = make_tile(p, exact, w);
-  plain.set_time(3600.0, aimc::StreamKey{3, 1, 0, 9, aimc::Purpose::read_noise});
-  EXPECT_TRUE(plain.level_weights().empty());
 }
 
 }  // namespace

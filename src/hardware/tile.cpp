@@ -118,9 +118,6 @@ void AnalogTile::set_time(double t_inference_s, const StreamKey& read_key) {
   const double inv_g_max = 1.0 / device_->params().g_max_uS;
   w_n_.resize(n);
   var_n_.clear();
-  w_pairs_.clear();
-  w_pair_scale_.clear();
-  var_cols_.clear();
   if (params_->read_noise_mode == ReadNoiseMode::per_evaluation) {
     RandomStream rng(read_key);
     std::vector<float> pos_read(n);
@@ -148,49 +145,6 @@ void AnalogTile::set_time(double t_inference_s, const StreamKey& read_key) {
     var_n_[k] = sp * sp + sn * sn;
   }
   fill_readout(pos, neg, inv_g_max);
-  build_level_weights();
-}
-
-// The level kernel rounds W_n to int16 per column: W_n = s_j·w + e with |e| ≤ s_j/2. It is used
-// only where that rounding is provably negligible against the programming noise every device
-// already carries (docs/chip.md, "Fast per-MVM path"): s_j/2 at most 1 % of the smallest σ_prog
-// in W_n units. The rounding is then a fixed extra programming error of less than 1 % of the
-// modelled one's standard deviation, adding less than 1e-4 of its variance.
-void AnalogTile::build_level_weights() {
-  w_pairs_.clear();
-  w_pair_scale_.clear();
-  var_cols_.clear();
-  const int bits = params_->converters.dac_bits;
-  // 8-bit DAC levels and their squares fit int16; the signal's int32 sum needs the bound below.
-  if (bits < 2 || bits > 8 || params_->device.read_noise_scale <= 0) return;
-  const double levels = (1 << (bits - 1)) - 1;
-  const int pairs = (rows_ + 1) / 2;
-  const double w_max = std::min(32767.0, std::floor(2147483647.0 / (2.0 * pairs * levels)));
-  const double sigma_min = device_->min_prog_noise_std_uS() / device_->params().g_max_uS;
-  std::vector<double> scale(cols_, 0.0);
-  for (int i = 0; i < rows_; ++i)
-    for (int j = 0; j < cols_; ++j)
-      scale[j] =
-          std::max(scale[j], std::abs(double{w_n_[static_cast<std::size_t>(i) * cols_ + j]}));
-  for (double& s : scale) {
-    // Rounded to the float the kernel multiplies by, before the weights are rounded with it.
-    s = static_cast<float>(s > 0 ? s / w_max : 1.0);
-    if (s / 2 > 0.01 * sigma_min) return;
-  }
-  w_pairs_.assign(static_cast<std::size_t>(pairs) * cols_, 0);
-  var_cols_.assign(static_cast<std::size_t>(2 * pairs) * cols_, 0.0F);
-  for (int i = 0; i < rows_; ++i)
-    for (int j = 0; j < cols_; ++j) {
-      const std::size_t k = static_cast<std::size_t>(i) * cols_ + j;
-      const double w = std::clamp(std::nearbyint(w_n_[k] / scale[j]), -w_max, w_max);
-      const auto bits16 =
-          static_cast<std::uint32_t>(static_cast<std::uint16_t>(static_cast<std::int16_t>(w)));
-      auto& slot = w_pairs_[static_cast<std::size_t>(j) * pairs + i / 2];
-      slot = static_cast<std::int32_t>(static_cast<std::uint32_t>(slot) |
-                                       (i % 2 == 0 ? bits16 : bits16 << 16));
-      var_cols_[static_cast<std::size_t>(j) * 2 * pairs + i] = var_n_[k];
-    }
-  w_pair_scale_.assign(scale.begin(), scale.end());
 }
 
 void AnalogTile::fill_readout(const std::vector<float>& pos, const std::vector<float>& neg,

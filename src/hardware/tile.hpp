@@ -41,13 +41,6 @@ class AnalogTile {
 
   const std::vector<float>& weight_n() const { return w_n_; }      // rows × cols, row-major
   const std::vector<float>& variance_n() const { return var_n_; }  // same; empty unless per_mvm
-  // The operands of the per-MVM level kernel (network/gemm.hpp, gemm_levels), or empty where its
-  // integer weights are not provably harmless (build_level_weights): W_n ≈ level_scale[j]·w with
-  // int16 w, packed pairwise over rows, cols × ceil(rows/2); the variances column by column,
-  // cols × 2·ceil(rows/2), with a zero padding row.
-  const std::vector<std::int32_t>& level_weights() const { return w_pairs_; }
-  const std::vector<float>& level_scale() const { return w_pair_scale_; }
-  const std::vector<float>& level_variance() const { return var_cols_; }
   const std::vector<float>& column_scale() const { return scale_; }
   const std::vector<float>& adc_gain() const { return adc_gain_; }
   const std::vector<float>& adc_offset() const { return adc_offset_; }  // × the ADC range
@@ -68,7 +61,6 @@ class AnalogTile {
                                   RandomStream& rng) const;
   void stick(std::vector<float>& g, std::vector<float>& nu, RandomStream& rng) const;
   void fill_readout(const std::vector<float>& pos, const std::vector<float>& neg, double inv_g_max);
-  void build_level_weights();
 
   int rows_;
   int cols_;
@@ -79,9 +71,6 @@ class AnalogTile {
   std::vector<float> g_prog_pos_, g_prog_neg_, nu_pos_, nu_neg_;
   std::vector<float> w_n_;
   std::vector<float> var_n_;
-  std::vector<std::int32_t> w_pairs_;
-  std::vector<float> w_pair_scale_;
-  std::vector<float> var_cols_;
   std::vector<float> alpha_;
   std::vector<double> readout_;
   std::vector<float> adc_gain_;
@@ -100,10 +89,6 @@ class Quantizer {
         levels_(bits == 0 ? 0.0F : static_cast<float>((1 << (bits - 1)) - 1)),
         step_(bits == 0 ? 1.0F : bound / levels_),
         inv_step_(1.0F / step_) {}
-  bool exact() const { return exact_; }
-  float levels() const { return levels_; }
-  float step() const { return step_; }
-  float inv_step() const { return inv_step_; }
   float apply(float v) const {
     if (exact_) return v;
     // Round half to even (the FPU's default mode), as a converter's comparator ladder would

@@ -159,11 +159,9 @@ namespace {
 struct MatmulScratch {
   std::vector<float> xn;
   std::vector<float> xsq;
-  std::vector<std::int32_t> q_pairs;
   std::vector<float> z;
   std::vector<float> v;
   std::vector<float> noise;
-  std::vector<float> z_scale;
   std::vector<std::int64_t> offsets;
   std::vector<std::int64_t> offsets_sq;
 };
@@ -188,46 +186,25 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
     std::fill_n(y + j * ld_y, rows_x, 0.0F);
   const float x_range = x_range_[layer.index];
   const bool per_mvm = params_.read_noise_mode == hardware::ReadNoiseMode::per_mvm;
-  const hardware::Quantizer dac(params_.converters.dac_bits, 1.0F);
 
   thread_local MatmulScratch s;
-  int packed_row0 = -1;  // the row block whose float inputs are in s.xn (and s.xsq)
-  int levels_row0 = -1;  // the row block whose DAC levels are in s.q_pairs and s.xsq
+  int packed_row0 = -1;  // the row block whose inputs are in s.xn (and s.xsq)
   for (int t : layer_tiles_[layer.index]) {
     const hardware::Block& blk = mapping_.blocks[t];
     const hardware::AnalogTile& tile = tiles_[t];
+    if (blk.row0 != packed_row0) {  // a new row block: its inputs go through the DAC once
+      quantize_inputs(x, blk.row0, blk.rows, x_range, sized(s.xn, packed_size(rows_x, blk.rows)),
+                      per_mvm ? sized(s.xsq, packed_size(rows_x, blk.rows)) : nullptr);
+      packed_row0 = blk.row0;
+    }
     float* z = sized(s.z, rows_x * blk.cols);
+    gemm_strips(packed_strips(s.xn.data(), rows_x, blk.rows, s.offsets), tile.weight_n().data(),
+                blk.cols, z, rows_x);
     float* v = nullptr;
-    if (per_mvm && !tile.level_weights().empty() && level_kernels_available()) {
-      // The fused integer-signal, float-variance pass (gemm.hpp, docs/chip.md).
-      if (blk.row0 != levels_row0) {
-        pack_dac_levels(x, blk.row0, blk.rows, 1.0F / x_range, dac.inv_step(), dac.levels(),
-                        sized(s.q_pairs, dac_pairs_size(rows_x, blk.rows)),
-                        sized(s.xsq, dac_sq_size(rows_x, blk.rows)));
-        levels_row0 = blk.row0;
-        packed_row0 = -1;
-      }
-      float* z_scale = sized(s.z_scale, blk.cols);
-      for (int j = 0; j < blk.cols; ++j)
-        z_scale[j] = dac.step() * tile.level_scale()[j];
+    if (per_mvm) {
       v = sized(s.v, rows_x * blk.cols);
-      gemm_levels(s.q_pairs.data(), s.xsq.data(), rows_x, blk.rows, tile.level_weights().data(),
-                  tile.level_variance().data(), blk.cols, z_scale, dac.step() * dac.step(), z, v,
-                  rows_x);
-    } else {
-      if (blk.row0 != packed_row0) {  // a new row block: its inputs go through the DAC once
-        quantize_inputs(x, blk.row0, blk.rows, x_range, sized(s.xn, packed_size(rows_x, blk.rows)),
-                        per_mvm ? sized(s.xsq, packed_size(rows_x, blk.rows)) : nullptr);
-        packed_row0 = blk.row0;
-        levels_row0 = -1;
-      }
-      gemm_strips(packed_strips(s.xn.data(), rows_x, blk.rows, s.offsets), tile.weight_n().data(),
-                  blk.cols, z, rows_x);
-      if (per_mvm) {
-        v = sized(s.v, rows_x * blk.cols);
-        gemm_strips(packed_strips(s.xsq.data(), rows_x, blk.rows, s.offsets_sq),
-                    tile.variance_n().data(), blk.cols, v, rows_x);
-      }
+      gemm_strips(packed_strips(s.xsq.data(), rows_x, blk.rows, s.offsets_sq),
+                  tile.variance_n().data(), blk.cols, v, rows_x);
     }
     const auto out_var =
         static_cast<float>(std::pow(params_.output_noise_fraction * tile.z_bound(), 2));

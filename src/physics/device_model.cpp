@@ -270,25 +270,6 @@ double DeviceModel::prog_noise_std_uS(double g_target_uS) const {
   return prog_std(prog_coeff_uS_, g_target_uS * inv_g_max_);
 }
 
-double DeviceModel::min_prog_noise_std_uS() const {
-  const auto& c = prog_coeff_uS_;
-  double lowest = std::min(prog_std(c, 0.0), prog_std(c, 1.0));
-  // Stationary points of the cubic in (0, 1): c1 + 2·c2·x + 3·c3·x² = 0.
-  const auto consider = [&](double x) {
-    if (x > 0.0 && x < 1.0) lowest = std::min(lowest, prog_std(c, x));
-  };
-  if (c[3] == 0.0) {
-    if (c[2] != 0.0) consider(-c[1] / (2.0 * c[2]));
-  } else {
-    const double disc = 4.0 * c[2] * c[2] - 12.0 * c[3] * c[1];
-    if (disc >= 0.0) {
-      consider((-2.0 * c[2] + std::sqrt(disc)) / (6.0 * c[3]));
-      consider((-2.0 * c[2] - std::sqrt(disc)) / (6.0 * c[3]));
-    }
-  }
-  return lowest;
-}
-
 double DeviceModel::nu_mean(double g_target_uS) const {
   return params_.drift_nu_mean_scale * eval(fit_->nu_mean, relative(g_target_uS, inv_g_max_));
 }

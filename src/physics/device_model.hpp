@@ -64,9 +64,6 @@ class DeviceModel {
 
   // σ_prog(g_T) in µS: standard deviation of the programmed conductance around the target.
   double prog_noise_std_uS(double g_target_uS) const;
-  // The smallest σ_prog over targets in [0, g_max] (the polynomial's minimum there, endpoints and
-  // stationary points): every programmed device is at least this noisy.
-  double min_prog_noise_std_uS() const;
   // μ_ν(g_T) and σ_ν(g_T) of the normal that ν is folded from: ν = |μ_ν + σ_ν·z|. The mean of ν
   // itself is therefore slightly larger than nu_mean where σ_ν is not small against μ_ν.
   double nu_mean(double g_target_uS) const;
