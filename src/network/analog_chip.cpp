@@ -144,11 +144,17 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x
     }
   }
   const std::int64_t n = x.strips() * rows * k_strip_rows;
-  for (std::int64_t i = 0; i < n; ++i)
-    packed[i] = dac.apply(packed[i] * inv);
-  if (packed_sq != nullptr)
+  if (packed_sq == nullptr) {
     for (std::int64_t i = 0; i < n; ++i)
-      packed_sq[i] = packed[i] * packed[i];
+      packed[i] = dac.apply(packed[i] * inv);
+    return;
+  }
+  // The squares for the per-MVM variance in the same pass.
+  for (std::int64_t i = 0; i < n; ++i) {
+    const float q = dac.apply(packed[i] * inv);
+    packed[i] = q;
+    packed_sq[i] = q * q;
+  }
 }
 
 namespace {
