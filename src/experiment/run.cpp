@@ -13,8 +13,8 @@
 #include "experiment/evaluate.hpp"
 #include "experiment/progress.hpp"
 #include "hardware/perf_model.hpp"
-#include "network/activity_probe.hpp"
 #include "network/analog_chip.hpp"
+#include "network/input_activity.hpp"
 #include "network/network.hpp"
 #include "network/perf_work.hpp"
 
@@ -167,8 +167,10 @@ class UnitRunner {
         programmed_as = &sp.chip_text;
       }
       chip->set_time(sp.t_inference_s, static_cast<std::uint64_t>(p));
-      const network::ActivityProbe probe(*chip, net_, images_.size(), sp.chip.converters.dac_bits);
-      const EvalResult r = evaluate_local(net_, probe, images_, hook);
+      const network::InputActivity activity(net_, images_.size(), sp.chip.converters.dac_bits);
+      chip->set_input_activity(&activity);
+      const EvalResult r = evaluate_local(net_, *chip, images_, hook);
+      chip->set_input_activity(nullptr);
       SampleRecord rec;
       rec.sample = plan_.sample_index(p, chip_index);
       rec.point = p;
@@ -177,7 +179,7 @@ class UnitRunner {
       rec.total = r.total;
       rec.correct_per_class = r.correct_per_class;
       rec.total_per_class = r.total_per_class;
-      add_performance(rec, *chip, probe, sp.chip);
+      add_performance(rec, *chip, activity, sp.chip);
       rec.seconds = std::chrono::duration<double>(Clock::now() - start).count();
       emit(rec);
     }
@@ -186,7 +188,7 @@ class UnitRunner {
   // The throughput and energy model of this chip's mapping, fed with the inputs each image drove
   // into the crossbars. Energy per image is summed in image order, so it is reproducible.
   void add_performance(SampleRecord& rec, const network::AnalogChip& chip,
-                       const network::ActivityProbe& probe,
+                       const network::InputActivity& activity,
                        const hardware::ChipParams& params) const {
     const std::size_t dense = net_.dense_layers().size();
     const std::size_t mapped = dense - (params.digital_last_layer ? 1 : 0);
@@ -196,7 +198,7 @@ class UnitRunner {
     std::vector<double> mean_activity(mapped, 0.0);
     std::vector<double> energy_nJ(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
-      std::vector<double> a = probe.activity(i);
+      std::vector<double> a = activity.activity(i);
       a.resize(mapped);
       energy_nJ[static_cast<std::size_t>(i)] = perf.energy_per_image_nJ(a);
       for (std::size_t l = 0; l < mapped; ++l)

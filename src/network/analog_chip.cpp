@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "network/gemm.hpp"
+#include "network/input_activity.hpp"
 #include "network/layers.hpp"
 #include "util/error.hpp"
 #include "util/normal.hpp"
@@ -157,6 +158,36 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x
   }
 }
 
+void AnalogChip::count_levels(const DenseLayer& layer, const float* packed, std::int64_t rows_x,
+                              int rows, const MatmulContext& ctx) const {
+  const float levels = activity_->levels();
+  const std::int64_t per_image = activity_->rows_per_image(layer.index);
+  const std::int64_t strips = (rows_x + k_strip_rows - 1) / k_strip_rows;
+  std::int64_t image = -1;
+  std::int64_t sum = 0;
+  for (std::int64_t s = 0; s < strips; ++s) {
+    const float* p = packed + s * rows * k_strip_rows;
+    // Integer-valued float sums, exact below 2^24 (levels · crossbar rows is far below), so the
+    // count does not depend on the summation order.
+    float acc[k_strip_rows] = {};
+    for (int kk = 0; kk < rows; ++kk, p += k_strip_rows)
+      for (int lane = 0; lane < k_strip_rows; ++lane)
+        acc[lane] += std::nearbyint(std::min(std::abs(p[lane]), 1.0F) * levels);
+    for (int lane = 0; lane < k_strip_rows; ++lane) {
+      const std::int64_t r = s * k_strip_rows + lane;
+      if (r >= rows_x) break;
+      const std::int64_t i = ctx.first_image + (ctx.row0 + r) / per_image;
+      if (i != image) {
+        if (image >= 0) activity_->add(layer.index, image, sum);
+        image = i;
+        sum = 0;
+      }
+      sum += static_cast<std::int64_t>(acc[lane]);
+    }
+  }
+  if (image >= 0) activity_->add(layer.index, image, sum);
+}
+
 namespace {
 
 // Per-thread buffers of AnalogChip::matmul: it runs concurrently on TBB threads, each call on
@@ -201,6 +232,7 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
     if (blk.row0 != packed_row0) {  // a new row block: its inputs go through the DAC once
       quantize_inputs(x, blk.row0, blk.rows, x_range, sized(s.xn, packed_size(rows_x, blk.rows)),
                       per_mvm ? sized(s.xsq, packed_size(rows_x, blk.rows)) : nullptr);
+      if (activity_ != nullptr) count_levels(layer, s.xn.data(), rows_x, blk.rows, ctx);
       packed_row0 = blk.row0;
     }
     float* z = sized(s.z, rows_x * blk.cols);

@@ -12,6 +12,8 @@
 
 namespace aimc::network {
 
+class InputActivity;
+
 // One sampled instance of the chip running a network: the network's dense layers mapped onto
 // cores (hardware/mapping), each block programmed as an AnalogTile, with DAC/ADC, read and output
 // noise, and drift compensation. Everything else (BatchNorm as the local digital unit's affine,
@@ -52,11 +54,18 @@ class AnalogChip final : public MatmulBackend {
   void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
               const MatmulContext& ctx) const override;
 
+  // From now on, count each image's DAC input levels per layer into `counter` (nullptr: stop).
+  // For the energy model; the counting pass reads the quantised inputs while they are in cache.
+  void set_input_activity(const InputActivity* counter) { activity_ = counter; }
+
  private:
   struct Calibrator;
   // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range).
   void quantize_inputs(const StripRows& x, int row0, int rows, float x_range, float* packed,
                        float* packed_sq) const;
+  // Adds the levels |q| of one packed row block (quantize_inputs' output) to activity_.
+  void count_levels(const DenseLayer& layer, const float* packed, std::int64_t rows_x, int rows,
+                    const MatmulContext& ctx) const;
 
   const Network* net_;
   hardware::ChipParams params_;
@@ -65,10 +74,11 @@ class AnalogChip final : public MatmulBackend {
   std::uint64_t time_point_ = 0;
   std::unique_ptr<physics::DeviceModel> device_;
   hardware::Mapping mapping_;
-  std::vector<hardware::AnalogTile> tiles_;             // one per mapping block, same order
-  std::vector<std::vector<int>> layer_tiles_;           // per dense layer: its tiles
-  std::vector<float> x_range_;                          // per dense layer
-  std::vector<std::vector<double>> reference_readout_;  // per tile, read at programming time
+  std::vector<hardware::AnalogTile> tiles_;    // one per mapping block, same order
+  std::vector<std::vector<int>> layer_tiles_;  // per dense layer: its tiles
+  std::vector<float> x_range_;                 // per dense layer
+  std::vector<std::vector<double>> reference_readout_;
+  const InputActivity* activity_ = nullptr;  // per tile, read at programming time
 };
 
 }  // namespace aimc::network
