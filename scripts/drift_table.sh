@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Accuracy of a model on the simulated chip at several inference times, with and without global
 # drift compensation, for several chip instances: one `aimc eval --chip` per cell, then a
-# markdown table of mean ± std over chips. Until `aimc run` (the Monte Carlo engine) exists, this
-# is the scripted way to reproduce the README's drift table.
+# markdown table of mean ± std over chips: the README's drift table for issue 3. Larger studies
+# belong in an experiment file for `aimc run` (experiments/).
 #
 # Usage: scripts/drift_table.sh [MODEL.h5] [IMAGES] [CHIPS]   (defaults: resnet32, 1000, 3)
 set -euo pipefail
