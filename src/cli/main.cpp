@@ -2,6 +2,7 @@
 // subcommand parses its options and calls into the aimc library.
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "cli/commands.hpp"
+#include "io/hdf5.hpp"
 #include "util/error.hpp"
 #include "util/version.hpp"
 
@@ -32,10 +34,7 @@ Run 'aimc <command> --help' for a command's options. 'aimc --version' prints the
 Runs under mpiexec as well: ranks split the work, results do not depend on the layout.
 )";
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  aimc::experiment::MpiSession mpi(&argc, &argv);
+int run_command(const aimc::experiment::MpiSession& mpi, int argc, char** argv) {
   const std::vector<std::string> all(argv + 1, argv + argc);
   if (all.empty() || all[0] == "--help" || all[0] == "-h" || all[0] == "help") {
     if (mpi.is_root()) std::cout << k_usage;
@@ -72,6 +71,21 @@ int main(int argc, char** argv) {
     if (mpi.size() > 1) mpi.abort(1);
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  aimc::experiment::MpiSession mpi(&argc, &argv);
+  const int code = run_command(mpi, argc, argv);
+  if (aimc::io::h5::file_close_failed()) {
+    // A results file could not be closed (disk full): HDF5's clean-up in MPI_Finalize would
+    // crash on it. The error line is out and every finished sample was flushed before; end here.
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(code);
+  }
+  return code;
 }
 
 namespace aimc::cli {

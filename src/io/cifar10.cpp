@@ -13,6 +13,9 @@ network::ImageSet read_cifar10_file(const std::string& path, int max_images) {
   std::error_code ec;
   if (!std::filesystem::exists(path, ec))
     throw Error(path + ": missing CIFAR-10 file (run scripts/fetch_data.sh)");
+  // A directory opens as a stream but has no size (tellg fails): say what it is.
+  if (std::filesystem::is_directory(path, ec))
+    throw Error(path + ": is a directory, expected a CIFAR-10 binary file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot open: " + std::strerror(errno));
   in.seekg(0, std::ios::end);

@@ -8,9 +8,23 @@
 
 namespace aimc::io::h5 {
 
+namespace {
+bool g_file_close_failed = false;
+
+// HDF5 1.10's H5Fclose frees the file when its final flush fails (disk full) but keeps the ID,
+// so any later close of that ID, including the library's own at exit, crashes. Remember it.
+void close_handle(hid_t id, Handle::Closer closer) {
+  if (closer(id) < 0 && closer == &H5Fclose) g_file_close_failed = true;
+}
+}  // namespace
+
+bool file_close_failed() {
+  return g_file_close_failed;
+}
+
 Handle& Handle::operator=(Handle&& o) noexcept {
   if (this != &o) {
-    if (valid() && closer_ != nullptr) closer_(id_);
+    if (valid() && closer_ != nullptr) close_handle(id_, closer_);
     id_ = o.id_;
     closer_ = o.closer_;
     o.id_ = H5I_INVALID_HID;
@@ -19,7 +33,7 @@ Handle& Handle::operator=(Handle&& o) noexcept {
 }
 
 Handle::~Handle() {
-  if (valid() && closer_ != nullptr) closer_(id_);
+  if (valid() && closer_ != nullptr) close_handle(id_, closer_);
 }
 
 void silence_errors() {

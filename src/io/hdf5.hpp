@@ -34,6 +34,11 @@ class Handle {
 // Turns off HDF5's automatic error-stack printing: aimc reports its own one-line errors.
 void silence_errors();
 
+// Whether closing a file failed (its last flush did not reach the disk). HDF5 1.10 is then left
+// with a dangling file ID, and its own clean-up at exit (MPI_Finalize, atexit) crashes on it:
+// the caller must end the process without that clean-up (std::_Exit).
+bool file_close_failed();
+
 // Opens an existing file read-only; fails with "<path>: not an HDF5 file" or the OS reason.
 Handle open_read(const std::string& path);
 Handle open_group(hid_t parent, const std::string& name, const std::string& context);

@@ -1,0 +1,407 @@
+"""The bad-input battery (issue 8): one table of cases, each a bad config, model, dataset, output or
+command line, and the fragments its error line must contain.
+
+Every case must end in exactly one error line on stderr, `aimc <command>: error: ...`, naming the
+file and the key or tensor and what was expected; a non-zero exit; no traceback, "terminate
+called", crash report or sanitizer report; no results file left marked complete; and every results
+file that existed before byte-for-byte unchanged.
+
+Runs through ctest (AIMC_BIN, AIMC_TEST_MODELS, AIMC_TEST_DATA). scripts/sanitize.sh runs it again
+with the ASan+UBSan binary, so "no sanitizer report" is checked there too.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, List
+
+import h5py
+import numpy as np
+import pytest
+
+AIMC = os.environ.get("AIMC_BIN", "")
+MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
+DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
+REPO = Path(__file__).resolve().parents[2]
+CHIP = REPO / "configs" / "chips" / "hermes64.ini"
+
+# Output that must never appear, whatever the input.
+FORBIDDEN = ["Traceback", "terminate called", "Segmentation fault", "Process received signal",
+             "AddressSanitizer", "LeakSanitizer", "ThreadSanitizer", "runtime error:",
+             "HDF5-DIAG", "core dumped"]
+
+# One point, one chip, 8 images: the smallest study that runs the whole engine.
+EXPERIMENT = """\
+{top}model = {model}
+chip = {chip}
+n_chips = 1
+seed = 3
+output = {output}
+
+[data]
+dir = {data}
+images = 8
+
+[chip]
+calibration.images = 8
+{tail}"""
+
+
+def need(path):
+    """Skips loudly when a prerequisite is absent; fails instead when AIMC_REQUIRE_DATA=1."""
+    if not Path(path).exists():
+        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
+        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class Ctx:
+    """A case's scratch directory, and helpers that write the bad inputs into it."""
+
+    def __init__(self, tmp: Path, finished: Path):
+        self.tmp = tmp
+        self.finished = finished  # a complete results file of the base experiment
+        self.output = tmp / "out" / "results.h5"
+        self.data = DATA / "cifar-10"
+        self.model_path = MODELS / "resnet20.h5"
+        self.mounts: List[Path] = []
+
+    def experiment(self, top="", tail="", model=None, chip=None, output=None, data=None,
+                   name="exp.ini"):
+        path = self.tmp / name
+        path.write_text(EXPERIMENT.format(top=top, tail=tail, model=model or self.model_path,
+                                          chip=chip or CHIP, output=output or self.output,
+                                          data=data or self.data))
+        return path
+
+    def run(self, *extra, **kw):
+        """`aimc run` on the base experiment with `top` lines before it and `tail` after it."""
+        return ["run", str(self.experiment(**kw)), "--no-progress", "--threads", "1", *extra]
+
+    def model(self, mutate: Callable[[h5py.File], None]):
+        """A copy of resnet20 changed by `mutate`."""
+        path = self.tmp / "model.h5"
+        shutil.copy(self.model_path, path)
+        with h5py.File(path, "r+") as f:
+            mutate(f)
+        return path
+
+    def file(self, name, content: bytes):
+        path = self.tmp / name
+        path.write_bytes(content)
+        return path
+
+    def dataset(self, test_batch: bytes = None, directory=False):
+        """A CIFAR-10 directory with the real training batch and a bad test batch."""
+        d = self.tmp / "cifar"
+        d.mkdir()
+        (d / "data_batch_1.bin").symlink_to(DATA / "cifar-10" / "data_batch_1.bin")
+        if directory:
+            (d / "test_batch.bin").mkdir()
+        elif test_batch is not None:
+            (d / "test_batch.bin").write_bytes(test_batch)
+        return d
+
+    def test_batch(self):
+        return (DATA / "cifar-10" / "test_batch.bin").read_bytes()
+
+    def tmpfs(self, free_kib):
+        """A 64 KiB tmpfs with `free_kib` KiB left free: a full disk. Skips loudly if not root."""
+        d = self.tmp / "full"
+        d.mkdir()
+        proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(d)],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            pytest.skip("DISK-FULL CASE SKIPPED: cannot mount a tmpfs here (needs root): "
+                        + proc.stderr.strip())
+        self.mounts.append(d)
+        (d / "fill").write_bytes(b"\0" * ((64 - free_kib) * 1024))
+        return d
+
+
+def node(f, name):
+    for key in f["nodes"]:
+        if f["nodes"][key].attrs["name"] == name:
+            return f["nodes"][key]
+    raise KeyError(name)
+
+
+def replace_tensor(name, tensor, value):
+    def mutate(f):
+        g = node(f, name)
+        del g[tensor]
+        g[tensor] = value
+    return mutate
+
+
+def poke_weight(name, value):
+    def mutate(f):
+        w = node(f, name)["weight"]
+        a = w[...]
+        a.flat[5] = value
+        w[...] = a
+    return mutate
+
+
+def set_attr(name, key, value):
+    def mutate(f):
+        (f if name is None else node(f, name)).attrs[key] = value
+    return mutate
+
+
+def delete(name, member):
+    def mutate(f):
+        del node(f, name)[member]
+    return mutate
+
+
+def rename_node(f):
+    f["nodes"].move("0003", "0999")
+
+
+@dataclass
+class Case:
+    name: str
+    args: Callable[[Ctx], List[str]]
+    fragments: List[str]
+    # Lines the run may print on stderr before its error (the run header of `aimc run`).
+    header: bool = False
+    tags: List[str] = field(default_factory=list)
+
+
+def big_sweep(c):
+    values = ",".join(str(i) for i in range(1000))
+    return c.run(tail=f"[sweep]\nt_inference = {values}\nchip.converters.adc_bits = "
+                      + ",".join(["8"] * 1000) + "\nchip.converters.dac_bits = "
+                      + ",".join(["8"] * 1000) + "\n")
+
+
+CASES = [
+    # ---- experiment and chip configuration
+    Case("config-syntax-open-section", lambda c: c.run(tail="[sweep\n"), ["exp.ini"]),
+    Case("config-syntax-no-equals", lambda c: c.run(top="n_chips 4\n"), ["exp.ini"]),
+    Case("config-unknown-key", lambda c: c.run(top="bogus = 1\n"),
+         ["exp.ini", "unknown key 'bogus'", "expected one of"]),
+    Case("config-unknown-section", lambda c: c.run(tail="[colour]\nhue = red\n"),
+         ["exp.ini", "unknown key 'colour.hue'"]),
+    Case("config-unknown-chip-key", lambda c: c.run(tail="converters.adc_bitz = 8\n"),
+         ["exp.ini", "unknown chip key 'converters.adc_bitz'"]),
+    Case("config-key-twice", lambda c: c.run(top="seed = 5\n"),
+         ["exp.ini", "seed is given twice", "expected it once"]),
+    Case("config-wrong-type-int", lambda c: c.run("--set", "n_chips=two"),
+         ["--set", "n_chips = 'two'", "expected an integer"]),
+    Case("config-wrong-type-float-count", lambda c: c.run("--set", "data.images=2.5"),
+         ["--set", "data.images = '2.5'", "expected an integer"]),
+    Case("config-wrong-type-chip", lambda c: c.run(tail="converters.dac_bits = eight\n"),
+         ["exp.ini", "converters.dac_bits"]),
+    Case("config-nan", lambda c: c.run(top="t_inference = nan\n"),
+         ["exp.ini", "t_inference = 'nan'", "seconds >= 0"]),
+    Case("config-inf", lambda c: c.run(top="t_inference = inf\n"),
+         ["exp.ini", "t_inference = 'inf'", "seconds >= 0"]),
+    Case("config-nan-chip-value", lambda c: c.run(tail="device.prog_noise_scale = nan\n"),
+         ["exp.ini", "device.prog_noise_scale"]),
+    Case("config-inf-in-sweep", lambda c: c.run(tail="[sweep]\nt_inference = 60, inf\n"),
+         ["exp.ini", "sweep.t_inference", "seconds >= 0"]),
+    Case("config-negative-chips", lambda c: c.run("--set", "n_chips=-1"),
+         ["--set", "n_chips = '-1'", "integer from 1"]),
+    Case("config-negative-images", lambda c: c.run("--set", "data.images=-5"),
+         ["--set", "data.images = '-5'"]),
+    Case("config-negative-seed", lambda c: c.run("--set", "seed=-3"), ["--set", "seed = '-3'"]),
+    Case("config-too-many-images", lambda c: c.run("--set", "data.images=60000"),
+         ["data.images = '60000'"]),
+    Case("config-empty-sweep", lambda c: c.run(tail="[sweep]\nt_inference =\n"),
+         ["exp.ini", "sweep.t_inference", "at least one value"]),
+    Case("config-empty-sweep-item", lambda c: c.run(tail="[sweep]\nt_inference = 1,,2\n"),
+         ["exp.ini", "sweep.t_inference", "none empty"]),
+    Case("config-huge-sweep", big_sweep, ["exp.ini", "more than 10,000,000 points"]),
+    Case("config-unknown-axis", lambda c: c.run(tail="[sweep]\ncolour = red\n"),
+         ["exp.ini", "unknown sweep axis 'colour'"]),
+    Case("config-bad-sweep-value",
+         lambda c: c.run(tail="[sweep]\nchip.drift.compensation = none, sometimes\n"),
+         ["exp.ini", "sweep point", "drift.compensation = 'sometimes'"]),
+    Case("config-set-without-equals", lambda c: c.run("--set", "n_chips"),
+         ["--set 'n_chips'", "expected key=value"]),
+    Case("config-missing-file", lambda c: ["run", str(c.tmp / "none.ini")],
+         ["none.ini", "cannot open experiment file"]),
+    Case("config-chip-file-syntax",
+         lambda c: c.run(chip=c.file("chip.ini", b"[device]\nkind hermes\n")), ["chip.ini"]),
+    Case("config-chip-file-missing", lambda c: c.run(chip=c.tmp / "nochip.ini"),
+         ["nochip.ini", "cannot open chip configuration"]),
+    Case("config-binary-garbage",
+         lambda c: ["run", str(c.file("garbage.ini", bytes(range(256)) * 4))], ["garbage.ini"]),
+    # ---- model file
+    Case("model-not-hdf5", lambda c: c.run(model=c.file("m.h5", b"not HDF5\n" * 100)),
+         ["m.h5", "not an HDF5 file"]),
+    Case("model-empty-file", lambda c: c.run(model=c.file("m.h5", b"")),
+         ["m.h5", "not an HDF5 file"]),
+    Case("model-truncated",
+         lambda c: c.run(model=c.file("m.h5", c.model_path.read_bytes()[:300_000])), ["m.h5"]),
+    Case("model-missing", lambda c: c.run(model=c.tmp / "absent.h5"),
+         ["absent.h5", "cannot open the model file"]),
+    Case("model-wrong-version",
+         lambda c: c.run(model=c.model(set_attr(None, "format_version", np.int64(2)))),
+         ["model.h5", "format_version is 2, expected 1"]),
+    Case("model-wrong-format",
+         lambda c: c.run(model=c.model(set_attr(None, "format", "something-else"))),
+         ["model.h5", "attribute 'format' is not 'aimc-model'"]),
+    Case("model-missing-tensor",
+         lambda c: c.run(model=c.model(delete("layer1.0.bn1", "running_var"))),
+         ["model.h5", "'layer1.0.bn1'", "missing tensor 'running_var' (expected shape [16])"]),
+    Case("model-misshaped-tensor",
+         lambda c: c.run(model=c.model(replace_tensor("layer1.0.conv1", "weight",
+                                                       np.zeros((16, 8, 3, 3), np.float32)))),
+         ["model.h5", "'layer1.0.conv1'", "has shape [16, 8, 3, 3], expected [16, 16, 3, 3]"]),
+    Case("model-nan-weight",
+         lambda c: c.run(model=c.model(poke_weight("layer3.1.conv2", np.nan))),
+         ["model.h5", "'layer3.1.conv2'", "NaN or inf"]),
+    Case("model-inf-weight", lambda c: c.run(model=c.model(poke_weight("linear", np.inf))),
+         ["model.h5", "'linear'", "NaN or inf"]),
+    Case("model-cycle",
+         lambda c: c.run(model=c.model(set_attr("layer1.0.conv1", "inputs",
+                                                np.array([9], np.int64)))),
+         ["model.h5", "'layer1.0.conv1'", "is not an earlier node"]),
+    Case("model-self-loop",
+         lambda c: c.run(model=c.model(set_attr("layer1.0.relu1", "inputs",
+                                                np.array([6], np.int64)))),
+         ["model.h5", "'layer1.0.relu1'"]),
+    Case("model-unknown-op",
+         lambda c: c.run(model=c.model(set_attr("layer1.0.conv1", "op", "conv3d"))),
+         ["model.h5", "unknown op 'conv3d'"]),
+    Case("model-missing-node", lambda c: c.run(model=c.model(rename_node)),
+         ["model.h5", "/nodes", "node 3 is missing"]),
+    # ---- dataset
+    Case("data-missing-file", lambda c: c.run(data=c.dataset()),
+         ["test_batch.bin", "missing CIFAR-10 file"]),
+    Case("data-truncated",
+         lambda c: c.run(data=c.dataset(c.test_batch()[:3073 * 100 + 5])),
+         ["test_batch.bin", "truncated: 307305 bytes", "expected"]),
+    Case("data-wrong-size", lambda c: c.run(data=c.dataset(c.test_batch() + b"x")),
+         ["test_batch.bin", "wrong size", "expected"]),
+    Case("data-bad-label",
+         lambda c: c.run(data=c.dataset(bytes([10]) + c.test_batch()[1:])),
+         ["test_batch.bin", "record 0 has label 10, expected 0-9"]),
+    Case("data-unreadable", lambda c: c.run(data=c.dataset(directory=True)),
+         ["test_batch.bin", "is a directory, expected a CIFAR-10 binary file"]),
+    # ---- output
+    Case("output-under-regular-file",
+         lambda c: c.run(output=c.file("plain", b"x") / "results.h5"), ["plain/results.h5"]),
+    Case("output-in-proc", lambda c: c.run(output="/proc/aimc-results.h5"),
+         ["/proc/aimc-results.h5"]),
+    Case("output-is-directory",
+         lambda c: (c.tmp / "outdir").mkdir() or c.run(output=c.tmp / "outdir"), ["outdir"]),
+    Case("output-other-experiment",
+         lambda c: [*c.run("--set", "n_chips=2"), "--output", str(c.copy_finished())],
+         ["other.h5", "different experiment"]),
+    Case("output-not-results-file",
+         lambda c: c.run(output=c.file("other.h5", b"some other file\n")), ["other.h5"]),
+    Case("output-disk-full-at-create", lambda c: c.run(output=c.tmpfs(0) / "r.h5"),
+         ["r.h5", "cannot create"], header=True),
+    Case("output-disk-full-at-flush", lambda c: c.run(output=c.tmpfs(16) / "r.h5"),
+         ["r.h5", "disk full"], header=True),
+    # ---- command line
+    Case("cli-unknown-flag", lambda c: c.run("--bogus"), ["unrecognised option '--bogus'"]),
+    Case("cli-missing-experiment", lambda c: ["run"], ["'--experiment' is required"]),
+    Case("cli-missing-option-value", lambda c: c.run("--output"),
+         ["'--output'", "missing"]),
+    Case("cli-bad-threads", lambda c: ["run", str(c.experiment()), "--threads", "-1"],
+         ["--threads -1", "expected >= 0"]),
+    Case("cli-threads-not-number", lambda c: ["run", str(c.experiment()), "--threads", "many"],
+         ["'--threads'", "invalid"]),
+    Case("cli-threads-twice", lambda c: c.run("--threads", "2"),
+         ["'--threads' cannot be specified more than once"]),
+    Case("cli-bad-slice", lambda c: c.run("--slice", "2/2"), ["--slice '2/2'", "0 <= I < N"]),
+    Case("cli-resume-nothing", lambda c: c.run("--resume"), ["--resume", "nothing to resume"]),
+    Case("cli-unknown-command", lambda c: ["frobnicate"], ["unknown command 'frobnicate'"]),
+    Case("cli-merge-one-file", lambda c: ["merge", str(c.tmp / "o.h5")],
+         ["expected OUT.h5 and at least one IN.h5"]),
+    Case("cli-merge-existing-output",
+         lambda c: ["merge", str(c.copy_finished()), str(c.finished)], ["already exists"]),
+]
+
+
+def _copy_finished(self):
+    path = self.tmp / "other.h5"
+    shutil.copy(self.finished, path)
+    return path
+
+
+Ctx.copy_finished = _copy_finished
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    """A complete results file of the base experiment (the 'existing results' cases use it)."""
+    if not AIMC:
+        pytest.skip("AIMC_BIN not set: run through ctest")
+    need(MODELS / "resnet20.h5")
+    need(DATA / "cifar-10" / "test_batch.bin")
+    d = tmp_path_factory.mktemp("finished")
+    ctx = Ctx(d, None)
+    proc = subprocess.run([AIMC, *ctx.run()], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert complete(ctx.output) == 1
+    return ctx.output
+
+
+def complete(path):
+    """The `complete` attribute of a results file; None for anything else."""
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format") != "aimc-results":
+                return None
+            return int(f.attrs["complete"])
+    except OSError:
+        return None
+
+
+def snapshot(root: Path):
+    """The bytes of every regular file under root (the .h5 results and models among them)."""
+    out = {}
+    for p in root.rglob("*"):
+        if p.is_file() and not p.is_symlink() and p.name != "fill":
+            out[p] = p.read_bytes()
+    return out
+
+
+def test_battery_size():
+    assert len(CASES) >= 30
+    assert len({c.name for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input(case, finished, tmp_path):
+    ctx = Ctx(tmp_path, finished)
+    finished_before = finished.read_bytes()
+    try:
+        args = case.args(ctx)
+        before = snapshot(tmp_path)
+        proc = subprocess.run([AIMC, *args], capture_output=True, text=True, timeout=300,
+                              cwd=tmp_path)
+        after = {p: p.read_bytes() for p in before if p.exists()}
+        marked = [p for p in tmp_path.rglob("*.h5*")
+                  if p.is_file() and p not in before and complete(p) == 1]
+    finally:
+        for m in ctx.mounts:
+            subprocess.run(["umount", str(m)], check=False)
+
+    for bad in FORBIDDEN:
+        assert bad not in proc.stderr and bad not in proc.stdout, proc.stderr
+    assert proc.returncode != 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    errors = [line for line in lines if "error" in line]
+    assert len(errors) == 1, proc.stderr
+    assert lines[-1] == errors[0], proc.stderr
+    if not case.header:
+        assert len(lines) == 1, proc.stderr
+    assert re.match(r"aimc( \w+)?: error: ", errors[0]), errors[0]
+    for fragment in case.fragments:
+        assert fragment in errors[0], (fragment, errors[0])
+    # Existing files untouched, no new results file marked complete.
+    for p, content in before.items():
+        assert after.get(p) == content, f"{p} was modified or removed"
+    assert finished.read_bytes() == finished_before
+    assert not marked, f"{marked} marked complete"
