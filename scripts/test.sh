@@ -10,3 +10,10 @@ fi
 bash scripts/setup.sh
 BUILD=${AIMC_BUILD_DIR:-build}
 ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)" --timeout 1200
+# Hardening (issue 8, docs/reliability.md): ASan+UBSan and TSan builds running the unit tests, the
+# TBB paths, one MPI test and the bad-input battery, then a 60 s smoke fuzz of the parsers (30 s
+# per target). In CI, or locally with AIMC_HARDENING=1; they add about 15 minutes on 2 cores.
+if [[ "${CI:-}" == true || "${AIMC_HARDENING:-}" == 1 ]]; then
+  bash scripts/sanitize.sh
+  bash scripts/fuzz.sh 30
+fi
