@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List
 
@@ -106,6 +106,12 @@ class Ctx:
             (d / "test_batch.bin").write_bytes(test_batch)
         return d
 
+    def copy_finished(self):
+        """A copy of the complete results file, as other.h5."""
+        path = self.tmp / "other.h5"
+        shutil.copy(self.finished, path)
+        return path
+
     def test_batch(self):
         return (DATA / "cifar-10" / "test_batch.bin").read_bytes()
 
@@ -170,7 +176,6 @@ class Case:
     fragments: List[str]
     # Lines the run may print on stderr before its error (the run header of `aimc run`).
     header: bool = False
-    tags: List[str] = field(default_factory=list)
 
 
 def big_sweep(c):
@@ -321,15 +326,6 @@ CASES = [
     Case("cli-merge-existing-output",
          lambda c: ["merge", str(c.copy_finished()), str(c.finished)], ["already exists"]),
 ]
-
-
-def _copy_finished(self):
-    path = self.tmp / "other.h5"
-    shutil.copy(self.finished, path)
-    return path
-
-
-Ctx.copy_finished = _copy_finished
 
 
 @pytest.fixture(scope="module")
