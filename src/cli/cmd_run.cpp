@@ -167,6 +167,17 @@ int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& 
     return 2;
   }
 
+  if (outcome.ranks_lost) {
+    // A rank died: the others cannot finish the collective end, so abort the job. The file is
+    // already final (finish() above), and every finished sample is in it.
+    std::fprintf(stderr,
+                 "aimc run: other ranks stopped answering (killed?); %lld of %lld samples are "
+                 "done in %s; rerun the same command to resume\n",
+                 static_cast<long long>(file->n_done()), static_cast<long long>(plan.n_samples()),
+                 plan.params.output_path.c_str());
+    file.reset();
+    mpi.abort(outcome.signal != 0 ? 128 + outcome.signal : 1);
+  }
   int code = 0;
   if (mpi.is_root()) {
     const std::int64_t done = file->n_done();

@@ -342,11 +342,18 @@ class Coordinator {
   }
 
   // Waits for every other rank to finish (or stop), answering them meanwhile.
-  void drain() {
+  // Returns false when, once stopping, some rank has not answered within 30 s: it is gone (a
+  // killed rank), and only an MPI abort can end the job.
+  bool drain() {
+    Clock::time_point stop_seen{};
     for (;;) {
       service();
-      if (stopping()) broadcast_stop();
-      if (workers_ == 0) return;
+      if (stopping()) {
+        broadcast_stop();
+        if (stop_seen == Clock::time_point{}) stop_seen = Clock::now();
+        if (Clock::now() - stop_seen > std::chrono::seconds(30)) return false;
+      }
+      if (workers_ == 0) return true;
       nap();
     }
   }
@@ -381,6 +388,7 @@ class Coordinator {
 RunOutcome run_root(const Plan& plan, UnitRunner& runner, ResultSink& sink, const MpiSession& mpi,
                     const RunOptions& options) {
   Coordinator coord(plan, sink, mpi, options);
+  bool lost = false;
   const std::thread::id main_id = std::this_thread::get_id();
   // Between batches: answer the other ranks (main thread only) and honour a stop request.
   const std::function<void(int)> hook = [&](int) {
@@ -400,12 +408,13 @@ RunOutcome run_root(const Plan& plan, UnitRunner& runner, ResultSink& sink, cons
       const std::vector<int> points(a.begin() + 1, a.end());
       runner.run(a[0], points, hook, [&](const SampleRecord& r) { coord.record(r); });
     }
-    coord.drain();
+    lost = !coord.drain();
     coord.attach_progress(nullptr);
   } catch (const Interrupted&) {
-    coord.drain();
+    lost = !coord.drain();
   }
   RunOutcome out;
+  out.ranks_lost = lost;
   out.computed = coord.written();
   out.signal = coord.stop_signal() != 0 ? coord.stop_signal() : static_cast<int>(g_stop_signal);
   for (std::int64_t u = options.slice_index; u < plan.n_units(); u += options.slice_count)

@@ -65,6 +65,7 @@ struct RunOutcome {
   std::int64_t computed = 0;   // samples written by this run
   std::int64_t remaining = 0;  // samples of this slice still missing at the end
   int signal = 0;              // the signal that stopped the run, 0 if none
+  bool ranks_lost = false;     // rank 0 only: other ranks stopped answering (killed)
 };
 
 // Installs SIGTERM and SIGINT handlers that ask a running experiment to stop at the next batch

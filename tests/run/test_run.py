@@ -71,6 +71,35 @@ def setup(tmp_path_factory):
     return exp, ref, d
 
 
+# The 2-rank interruption tests need a run long enough to be caught mid-way on a fast machine.
+LONG = ("--set", "data.images=240")
+
+
+@pytest.fixture(scope="module")
+def long_reference(setup):
+    exp, _, d = setup
+    ref = d / "reference_long.h5"
+    proc = aimc_run(exp, ref, "--threads", "1", *LONG, ranks=2)
+    assert proc.returncode == 0, proc.stderr
+    return ref
+
+
+def start_two_ranks(exp, out):
+    """Starts a 2-rank run of the long variant and returns (process, rank-0 pids, rank-1 pids)
+    once both ranks exist and the results file has been created."""
+    p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", "--bind-to", "none", AIMC, "run",
+                          str(exp), "--output", str(out), "--no-progress", "--threads", "1",
+                          *LONG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    r0, r1 = [], []
+    while time.time() < deadline and not (out.exists() and r0 and r1):
+        r0, r1 = rank_pids(p.pid, 0), rank_pids(p.pid, 1)
+        time.sleep(0.1)
+    assert r0 and r1, "ranks not found"
+    time.sleep(2)
+    return p, r0, r1
+
+
 def aimc_run(exp, out, *extra, ranks=None, timeout=600):
     cmd = [AIMC, "run", str(exp), "--output", str(out), "--no-progress", *extra]
     if ranks:
@@ -185,32 +214,28 @@ def test_sigkill_at_10_random_points_then_resume(setup):
     assert_same(ref, out)
 
 
-def test_worker_rank_killed_fails_cleanly_then_resume(setup):
+def test_worker_rank_killed_fails_cleanly_then_resume(setup, long_reference):
     """Fault injection: kill -9 of one MPI rank mid-run. The job must end (no hang), non-zero,
     with the file readable; a rerun resumes with nothing lost."""
-    exp, ref, d = setup
+    exp, _, d = setup
     out = d / "rankkill.h5"
-    p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", "--bind-to", "none", AIMC, "run",
-                          str(exp), "--output", str(out), "--no-progress", "--threads", "1"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not out.exists():
-        time.sleep(0.2)
-    time.sleep(3)
-    pids = rank_pids(p.pid, 1)
-    assert pids, "rank 1 not found"
-    for pid in pids:
+    p, rank0, rank1 = start_two_ranks(exp, out)
+    for pid in rank1:
         os.kill(pid, signal.SIGKILL)
     _, err = p.communicate(timeout=120)
     assert p.returncode != 0
     assert "signal 9" in err or "Killed" in err, err
+    # mpiexec may return before rank 0 is gone; the file is ours once it is.
+    deadline = time.time() + 90
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in rank0):
+        time.sleep(0.2)
     with h5py.File(out, "r") as f:
         assert f.attrs["complete"] == 0
         before = int(f["samples/done"][()].sum())
-    proc = aimc_run(exp, out, "--threads", "1", ranks=2)
+    proc = aimc_run(exp, out, "--threads", "1", *LONG, ranks=2)
     assert proc.returncode == 0, proc.stderr
     assert f"resuming: {before} already done" in proc.stderr
-    assert_same(ref, out)
+    assert_same(long_reference, out)
 
 
 def test_sigterm_stops_cleanly_then_resume(setup):
@@ -250,29 +275,21 @@ def rank_pids(launcher_pid, rank):
     return out
 
 
-def test_sigterm_to_rank0_stops_both_ranks_then_resume(setup):
+def test_sigterm_to_rank0_stops_both_ranks_then_resume(setup, long_reference):
     """Rank 0 stops first and tells the busy worker to stop mid-evaluation."""
-    exp, ref, d = setup
+    exp, _, d = setup
     out = d / "sigterm2.h5"
-    p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", "--bind-to", "none", AIMC, "run",
-                          str(exp), "--output", str(out), "--no-progress", "--threads", "1"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not out.exists():
-        time.sleep(0.2)
-    time.sleep(3)
-    pids = rank_pids(p.pid, 0)
-    assert pids, "rank 0 not found"
-    for pid in pids:
+    p, rank0, _ = start_two_ranks(exp, out)
+    for pid in rank0:
         os.kill(pid, signal.SIGTERM)
     _, err = p.communicate(timeout=120)
     assert p.returncode != 0
     assert "stopped by signal 15" in err, err
     assert "MPI_ERR" not in err and "MPI_ABORT" not in err, err
     assert attrs(out)["complete"] == 0
-    proc = aimc_run(exp, out, "--threads", "1", ranks=2)
+    proc = aimc_run(exp, out, "--threads", "1", *LONG, ranks=2)
     assert proc.returncode == 0, proc.stderr
-    assert_same(ref, out)
+    assert_same(long_reference, out)
 
 
 def test_merge_of_slices_equals_single_run(setup):
