@@ -267,9 +267,7 @@ experiment::Plan read_experiment(const std::string& path,
       throw Error(path + ": sweep point " + std::to_string(p) + " (" + label + "): " + e.what());
     }
     sp.chip_text = chip_config_text(sp.chip);
-    const auto [it, fresh] =
-        groups.emplace(programming_key(sp.chip), static_cast<int>(groups.size()));
-    (void)fresh;
+    const auto it = groups.emplace(programming_key(sp.chip), static_cast<int>(groups.size())).first;
     sp.program_group = it->second;
     plan.points.push_back(std::move(sp));
   }

@@ -586,9 +586,7 @@ std::vector<std::int64_t> ResultsFile::merge_from(const ResultsFile& other) {
 
 std::string summary_table(const std::string& path) {
   const std::unique_ptr<ResultsFile> r = ResultsFile::open_existing(path, false);
-  (void)r;
-  h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT), H5Fclose);
-  const hid_t root = f.get();
+  const hid_t root = r->handle();
   std::vector<std::string> axes;
   {
     std::stringstream ss(h5::read_string_attribute(root, "axes", path));

@@ -56,6 +56,7 @@ class ResultsFile final : public experiment::ResultSink {
   // Opens an existing results file for reading or updating (merge), checking its format.
   static std::unique_ptr<ResultsFile> open_existing(const std::string& path, bool writable);
   const std::string& config_hash() const { return config_hash_; }
+  hid_t handle() const { return file_.get(); }
   std::uint64_t seed() const { return seed_; }
   // Copies the samples that `other` has and this file lacks. Returns the samples both have.
   std::vector<std::int64_t> merge_from(const ResultsFile& other);

@@ -31,7 +31,8 @@ void remove_dir() {
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
   char templ[] = "/tmp/aimc-fuzz-config-XXXXXX";
   if (mkdtemp(templ) == nullptr) std::abort();
-  fs::copy_file(fs::path(AIMC_SOURCE_DIR) / "configs/chips/hermes64.ini", fs::path(templ) / "chip.ini");
+  fs::copy_file(fs::path(AIMC_SOURCE_DIR) / "configs/chips/hermes64.ini",
+                fs::path(templ) / "chip.ini");
   std::ofstream(fs::path(templ) / "model.h5") << "only hashed, never read as a model\n";
   fs::current_path(templ);
   g_dir = templ;

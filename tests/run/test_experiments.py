@@ -2,26 +2,15 @@
 experiment in experiments/ can rot. experiments/peak_mvm.ini is the performance model's own format
 and runs through 'aimc perf --experiment'."""
 
-import os
 import subprocess
 from pathlib import Path
 
 import h5py
 import pytest
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
-DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
-REPO = Path(__file__).resolve().parents[2]
+from common import AIMC, DATA, MODELS, REPO, need
+
 RUN_EXPERIMENTS = sorted(p for p in (REPO / "experiments").glob("*.ini") if p.name != "peak_mvm.ini")
-
-
-def need(path):
-    if not Path(path).exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def model_of(exp):

@@ -16,11 +16,7 @@ import h5py
 import numpy as np
 import pytest
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MPIEXEC = os.environ.get("AIMC_MPIEXEC", "mpiexec")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
-DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
-REPO = Path(__file__).resolve().parents[2]
+from common import AIMC, DATA, MODELS, MPIEXEC, REPO, assert_same, need
 
 # Two programming groups (prog_noise_scale) x two times x two compensation modes = 8 points,
 # x 2 chips = 16 samples in 4 work units.
@@ -44,14 +40,6 @@ chip.device.prog_noise_scale = 1, 2
 t_inference = 60, 86400
 chip.drift.compensation = none, global
 """
-
-
-def need(path):
-    if not Path(path).exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
@@ -105,29 +93,6 @@ def aimc_run(exp, out, *extra, ranks=None, timeout=600):
     if ranks:
         cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe", "--bind-to", "none"] + cmd
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-
-
-def datasets(path):
-    """Every dataset except timing/ (wall times), as numpy arrays."""
-    out = {}
-    with h5py.File(path, "r") as f:
-        def visit(name, obj):
-            if isinstance(obj, h5py.Dataset) and not name.startswith("timing"):
-                out[name] = obj[()]
-        f.visititems(visit)
-    return out
-
-
-def assert_same(a, b):
-    da, db = datasets(a), datasets(b)
-    assert sorted(da) == sorted(db)
-    for name in da:
-        x, y = da[name], db[name]
-        assert x.dtype == y.dtype and x.shape == y.shape, name
-        if x.dtype.kind == "f":
-            assert np.array_equal(x, y, equal_nan=True), name
-        else:
-            assert np.array_equal(x, y), name
 
 
 def attrs(path):

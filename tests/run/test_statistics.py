@@ -4,18 +4,13 @@ accuracy at 60 s is above accuracy at 1 year. 5 chips x 500 images per point; ea
 of paired chips (the same programmed chip read both ways) and must clear 3 standard errors of the
 mean paired difference, so a real regression fails it and chip-to-chip noise does not."""
 
-import os
 import subprocess
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
-DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
-REPO = Path(__file__).resolve().parents[2]
+from common import AIMC, DATA, MODELS, REPO, need
 
 EXPERIMENT = """\
 model = {model}
@@ -31,14 +26,6 @@ subset = random
 t_inference = 60, 31536000
 chip.drift.compensation = none, global
 """
-
-
-def need(path):
-    if not Path(path).exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 def paired(acc, a, b):

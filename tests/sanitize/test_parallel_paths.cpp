@@ -65,8 +65,8 @@ class ChipPaths : public ::testing::TestWithParam<std::string> {};
 TEST_P(ChipPaths, ProgramCalibrateAndInfer) {
   REQUIRE_DATA();
   const Data d = load();
-  const auto chip_params =
-      aimc::io::read_chip_config(k_configs + "hermes64.ini", {"noise.read_noise_mode=" + GetParam()});
+  const auto chip_params = aimc::io::read_chip_config(k_configs + "hermes64.ini",
+                                                      {"noise.read_noise_mode=" + GetParam()});
   const Network net(d.model, params(false));
   std::vector<std::vector<float>> runs;
   std::vector<std::vector<double>> activity;
