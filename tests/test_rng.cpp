@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <span>
 #include <vector>
 
 #include "util/rng.hpp"
@@ -43,6 +45,31 @@ TEST(RandomStream, EnteringAtABlockOffsetContinuesTheStream) {
   RandomStream skipped(key, 2);
   for (int i = 0; i < 100; ++i)
     ASSERT_EQ(whole.uniform(), skipped.uniform());
+}
+
+// fill_words writes whole blocks without next_word(); its words must be Random123's
+// Philox4x64-10 of the stream's counters, whatever the starting offset inside a block and
+// whatever the length, so that bulk and one-at-a-time draws are the same stream.
+TEST(RandomStream, FillWordsIsRandom123Philox4x64BitForBit) {
+  const StreamKey key{0x0123456789abcdefULL, 5, 9, 77, Purpose::output_noise};
+  const r123::Philox4x64::key_type k{
+      {key.seed, (static_cast<std::uint64_t>(key.purpose) << 32) | key.tile}};
+  r123::Philox4x64 engine;
+  for (const std::size_t skip : {0U, 1U, 3U, 4U, 6U}) {
+    for (const std::size_t n : {0U, 1U, 5U, 16U, 17U, 63U, 200U}) {
+      RandomStream s(key, 3);
+      for (std::size_t i = 0; i < skip; ++i)
+        s.uniform();
+      std::vector<std::uint64_t> got(n + 5);
+      s.fill_words(std::span(got).first(n));
+      s.fill_words(std::span(got).subspan(n));  // and the stream goes on after a bulk fill
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const std::size_t word = skip + i;
+        const r123::Philox4x64::ctr_type c{{key.sweep_point, key.chip, 3 + word / 4, 0}};
+        ASSERT_EQ(got[i], engine(c, k).v[word % 4]) << "skip " << skip << ", n " << n << ", i " << i;
+      }
+    }
+  }
 }
 
 // Moments of 10^6 standard normals. The tolerances are 5 standard errors: the sample mean has
