@@ -66,7 +66,8 @@ TEST(RandomStream, FillWordsIsRandom123Philox4x64BitForBit) {
       for (std::size_t i = 0; i < got.size(); ++i) {
         const std::size_t word = skip + i;
         const r123::Philox4x64::ctr_type c{{key.sweep_point, key.chip, 3 + word / 4, 0}};
-        ASSERT_EQ(got[i], engine(c, k).v[word % 4]) << "skip " << skip << ", n " << n << ", i " << i;
+        ASSERT_EQ(got[i], engine(c, k).v[word % 4])
+            << "skip " << skip << ", n " << n << ", i " << i;
       }
     }
   }

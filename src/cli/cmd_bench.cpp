@@ -9,6 +9,7 @@
 #include <iostream>
 #include <memory>
 #include <regex>
+#include <string>
 
 #include "cli/commands.hpp"
 #include "hardware/tile.hpp"
@@ -140,6 +141,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
   std::string torch_model;
   std::string data_dir;
   std::string chip_path;
+  std::vector<std::string> overrides;
   int images = 2000;
   int reps = 3;
   network::InferenceParams inference;
@@ -151,18 +153,23 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
       "data", po::value(&data_dir), "CIFAR-10 directory (default as for eval)")(
       "chip", po::value(&chip_path),
       "also time one sampled chip of this configuration: programming, calibration, noisy "
-      "inference at 1 thread")("images", po::value(&images)->default_value(images),
-                               "test images per pass")(
+      "inference at 1 thread")("set", po::value(&overrides)->composing(),
+                               "override a chip configuration key: --set section.key=value "
+                               "(repeatable)")("images", po::value(&images)->default_value(images),
+                                               "test images per pass")(
       "reps", po::value(&reps)->default_value(reps), "passes; the best one counts")(
       "batch", po::value(&inference.batch_images)->default_value(inference.batch_images),
       "images per TBB task")("json", po::bool_switch()->default_value(false),
                              "print one JSON object");
   po::variables_map vm;
-  if (!parse_args("bench", "--model M.h5 [--torch-model M.npz] [--images N] [--json]", args, opts,
-                  {}, vm, mpi.is_root()))
+  if (!parse_args(
+          "bench",
+          "--model M.h5 [--torch-model M.npz] [--chip C.ini [--set k=v ...]] [--images N] [--json]",
+          args, opts, {}, vm, mpi.is_root()))
     return 0;
   if (mpi.size() > 1) throw Error("run it without mpiexec (it times one process)");
   if (images < 1 || reps < 1) throw Error("--images and --reps must be positive");
+  if (chip_path.empty() && !overrides.empty()) throw Error("--set applies to --chip only");
   inference.validate();
   if (data_dir.empty()) data_dir = default_data_dir();
 
@@ -208,7 +215,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     }
   }
   if (!chip_path.empty()) {
-    const hardware::ChipParams params = io::read_chip_config(chip_path, {});
+    const hardware::ChipParams params = io::read_chip_config(chip_path, overrides);
     network::InferenceParams chip_inference = inference;
     chip_inference.fold_batchnorm = false;
     const network::Network chip_net(model, chip_inference);
@@ -250,10 +257,13 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
           params.mapping.cores, params.mapping.core_rows, params.mapping.core_cols,
           static_cast<long long>(full_devices), full_program_s, full_program_cpu_s, full_reps,
           full_program_first_s, full_set_time_s);
+      std::string label = chip_path;
+      for (const std::string& o : overrides)
+        label += " --set " + o;
       std::printf(
           "chip %s, 1 thread: programming %lld devices (%d cores) %.3f s; calibration %.2f s\n",
-          chip_path.c_str(), static_cast<long long>(devices), chip.mapping().cores_used(),
-          program_s, calibrate_s);
+          label.c_str(), static_cast<long long>(devices), chip.mapping().cores_used(), program_s,
+          calibrate_s);
     }
     // Noisy and ideal inference alternate, best of `reps` each, so that both see the same load
     // on a shared machine; the ratio is the figure to compare.

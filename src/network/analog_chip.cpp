@@ -128,7 +128,7 @@ void AnalogChip::set_time(double t_inference_s, std::uint64_t time_point) {
 }
 
 void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x_range,
-                                 float* packed, float* packed_sq) const {
+                                 float* packed) const {
   const hardware::Quantizer dac(params_.converters.dac_bits, 1.0F);
   const float inv = 1.0F / x_range;
   // Gather first (two contiguous 8-row halves per k), then quantise the whole packed block in
@@ -145,37 +145,44 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x
     }
   }
   const std::int64_t n = x.strips() * rows * k_strip_rows;
-  if (packed_sq == nullptr) {
-    for (std::int64_t i = 0; i < n; ++i)
-      packed[i] = dac.apply(packed[i] * inv);
-    return;
-  }
-  // The squares for the per-MVM variance in the same pass.
-  for (std::int64_t i = 0; i < n; ++i) {
-    const float q = dac.apply(packed[i] * inv);
-    packed[i] = q;
-    packed_sq[i] = q * q;
-  }
+  for (std::int64_t i = 0; i < n; ++i)
+    packed[i] = dac.apply(packed[i] * inv);
 }
 
-void AnalogChip::count_levels(const DenseLayer& layer, const float* packed, std::int64_t rows_x,
-                              int rows, const MatmulContext& ctx) const {
+void AnalogChip::prepare_input(const DenseLayer& layer, float* x, std::int64_t count) const {
+  if (layer_tiles_[layer.index].empty()) return;  // on the global digital unit: exact
+  // The DAC, once per layer input: x_n = q(x / x_range), so every crossbar row block (and every
+  // im2col tap that repeats an input) reads the same quantised value. q(0) = 0, so padding stays
+  // zero.
+  const hardware::Quantizer dac(params_.converters.dac_bits, 1.0F);
+  const float inv = 1.0F / x_range_[layer.index];
+  for (std::int64_t i = 0; i < count; ++i)
+    x[i] = dac.apply(x[i] * inv);
+}
+
+void AnalogChip::count_levels(const DenseLayer& layer, const StripRows& x, int row0, int rows,
+                              const MatmulContext& ctx) const {
   const float levels = activity_->levels();
   const std::int64_t per_image = activity_->rows_per_image(layer.index);
-  const std::int64_t strips = (rows_x + k_strip_rows - 1) / k_strip_rows;
   std::int64_t image = -1;
   std::int64_t sum = 0;
-  for (std::int64_t s = 0; s < strips; ++s) {
-    const float* p = packed + s * rows * k_strip_rows;
+  for (std::int64_t s = 0; s < x.strips(); ++s) {
+    const float* lo = x.half[2 * s];
+    const float* hi = x.half[2 * s + 1];
     // Integer-valued float sums, exact below 2^24 (levels · crossbar rows is far below), so the
     // count does not depend on the summation order.
     float acc[k_strip_rows] = {};
-    for (int kk = 0; kk < rows; ++kk, p += k_strip_rows)
-      for (int lane = 0; lane < k_strip_rows; ++lane)
-        acc[lane] += std::nearbyint(std::min(std::abs(p[lane]), 1.0F) * levels);
+    for (int kk = 0; kk < rows; ++kk) {
+      const std::int64_t off = x.k_offset[row0 + kk];
+      for (int lane = 0; lane < k_half_rows; ++lane) {
+        acc[lane] += std::nearbyint(std::min(std::abs(lo[off + lane]), 1.0F) * levels);
+        acc[k_half_rows + lane] +=
+            std::nearbyint(std::min(std::abs(hi[off + lane]), 1.0F) * levels);
+      }
+    }
     for (int lane = 0; lane < k_strip_rows; ++lane) {
       const std::int64_t r = s * k_strip_rows + lane;
-      if (r >= rows_x) break;
+      if (r >= x.rows) break;
       const std::int64_t i = ctx.first_image + (ctx.row0 + r) / per_image;
       if (i != image) {
         if (image >= 0) activity_->add(layer.index, image, sum);
@@ -194,13 +201,9 @@ namespace {
 // one thread from start to end, and reusing the buffers keeps allocation and zero-filling out of
 // every MVM.
 struct MatmulScratch {
-  std::vector<float> xn;
-  std::vector<float> xsq;
   std::vector<float> z;
   std::vector<float> v;
   std::vector<float> noise;
-  std::vector<std::int64_t> offsets;
-  std::vector<std::int64_t> offsets_sq;
 };
 
 template <typename T>
@@ -224,25 +227,23 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
   const float x_range = x_range_[layer.index];
   const bool per_mvm = params_.read_noise_mode == hardware::ReadNoiseMode::per_mvm;
 
+  // x already holds DAC levels (prepare_input); each tile reads its row block of x in place.
   thread_local MatmulScratch s;
-  int packed_row0 = -1;  // the row block whose inputs are in s.xn (and s.xsq)
+  int counted_row0 = -1;  // the row block whose levels were last counted
   for (int t : layer_tiles_[layer.index]) {
     const hardware::Block& blk = mapping_.blocks[t];
     const hardware::AnalogTile& tile = tiles_[t];
-    if (blk.row0 != packed_row0) {  // a new row block: its inputs go through the DAC once
-      quantize_inputs(x, blk.row0, blk.rows, x_range, sized(s.xn, packed_size(rows_x, blk.rows)),
-                      per_mvm ? sized(s.xsq, packed_size(rows_x, blk.rows)) : nullptr);
-      if (activity_ != nullptr) count_levels(layer, s.xn.data(), rows_x, blk.rows, ctx);
-      packed_row0 = blk.row0;
+    if (activity_ != nullptr && blk.row0 != counted_row0) {  // each row block's inputs once
+      count_levels(layer, x, blk.row0, blk.rows, ctx);
+      counted_row0 = blk.row0;
     }
     float* z = sized(s.z, rows_x * blk.cols);
-    gemm_strips(packed_strips(s.xn.data(), rows_x, blk.rows, s.offsets), tile.weight_n().data(),
-                blk.cols, z, rows_x);
+    gemm_strips_rows(x, blk.row0, blk.rows, tile.weight_n().data(), blk.cols, z, rows_x);
     float* v = nullptr;
     if (per_mvm) {
       v = sized(s.v, rows_x * blk.cols);
-      gemm_strips(packed_strips(s.xsq.data(), rows_x, blk.rows, s.offsets_sq),
-                  tile.variance_n().data(), blk.cols, v, rows_x);
+      gemm_strips_rows_squared(x, blk.row0, blk.rows, tile.variance_n().data(), blk.cols, v,
+                               rows_x);
     }
     const auto out_var =
         static_cast<float>(std::pow(params_.output_noise_fraction * tile.z_bound(), 2));
@@ -304,7 +305,7 @@ struct AnalogChip::Calibrator final : MatmulBackend {
     for (int t : chip->layer_tiles_[layer.index]) {
       const hardware::Block& blk = chip->mapping_.blocks[t];
       xn.resize(packed_size(x.rows, blk.rows));
-      chip->quantize_inputs(x, blk.row0, blk.rows, chip->x_range_[layer.index], xn.data(), nullptr);
+      chip->quantize_inputs(x, blk.row0, blk.rows, chip->x_range_[layer.index], xn.data());
       z.resize(static_cast<std::size_t>(x.rows) * blk.cols);
       gemm_strips(packed_strips(xn.data(), x.rows, blk.rows, offsets), target_n[t].data(), blk.cols,
                   z.data(), x.rows);

@@ -51,6 +51,8 @@ class AnalogChip final : public MatmulBackend {
   // Computes drift compensation from noisy readouts (never from the ideal weights).
   void set_time(double t_inference_s, std::uint64_t time_point);
 
+  // Applies the DAC to the layer's input in place, once per layer evaluation.
+  void prepare_input(const DenseLayer& layer, float* x, std::int64_t count) const override;
   void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
               const MatmulContext& ctx) const override;
 
@@ -61,10 +63,11 @@ class AnalogChip final : public MatmulBackend {
  private:
   struct Calibrator;
   // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range).
-  void quantize_inputs(const StripRows& x, int row0, int rows, float x_range, float* packed,
-                       float* packed_sq) const;
-  // Adds the levels |q| of one packed row block (quantize_inputs' output) to activity_.
-  void count_levels(const DenseLayer& layer, const float* packed, std::int64_t rows_x, int rows,
+  // For calibration, whose forward pass must keep the unquantised x.
+  void quantize_inputs(const StripRows& x, int row0, int rows, float x_range, float* packed) const;
+  // Adds the levels |q| of rows [row0, row0 + rows) of x (DAC levels, from prepare_input) to
+  // activity_.
+  void count_levels(const DenseLayer& layer, const StripRows& x, int row0, int rows,
                     const MatmulContext& ctx) const;
 
   const Network* net_;

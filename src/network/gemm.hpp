@@ -34,4 +34,13 @@ struct StripRows {
 // falls, so results do not depend on how a batch is chunked.
 void gemm_strips(const StripRows& x, const float* w, int out, float* y, std::int64_t ld_y);
 
+// The same product over columns [k0, k0 + k) of x only, with w (k × O) row-major: one crossbar
+// row block of a layer, read straight from the layer's input without copying it.
+void gemm_strips_rows(const StripRows& x, int k0, int k, const float* w, int out, float* y,
+                      std::int64_t ld_y);
+// As gemm_strips_rows with every x value squared: y = (x∘x) · w, the per-MVM read-noise
+// variance Σ_i σ_ij² x_i² without a second copy of x.
+void gemm_strips_rows_squared(const StripRows& x, int k0, int k, const float* w, int out, float* y,
+                              std::int64_t ld_y);
+
 }  // namespace aimc::network

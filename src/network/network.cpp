@@ -243,6 +243,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           }
           float* packed = scratch(packed_size(n, k_in));
           pack_colmajor(x, n, k_in, n, packed);
+          backend.prepare_input(d, packed, packed_size(n, k_in));
           backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0});
           bias_relu(y, n, out_c, n, d.bias.data(), s.relu);
           break;
@@ -259,6 +260,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           pad_planes(x, n, g.in, g.padding, buf);
           std::fill(buf + std::int64_t{g.in.c} * n * hp * wp,
                     buf + std::int64_t{g.in.c} * n * hp * wp + wp, 0.0F);
+          backend.prepare_input(d, buf, std::int64_t{g.in.c} * n * hp * wp);
           padded = buf;
           ws.offsets = direct_offsets(n, g);
         }
@@ -278,6 +280,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           const std::int64_t rows = (img1 - img0) * plane;
           float* packed = scratch(packed_size(rows, k_in));
           im2col_packed(x, n, g, img0, img1, packed);
+          backend.prepare_input(d, packed, packed_size(rows, k_in));
           backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
                          rows_total, {first_image, img0 * plane});
           bias_relu(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.relu);

@@ -58,6 +58,13 @@ class MatmulBackend {
   MatmulBackend(const MatmulBackend&) = delete;
   MatmulBackend& operator=(const MatmulBackend&) = delete;
   virtual ~MatmulBackend() = default;
+  // Called once per layer evaluation, before its matmul calls: x[0, count) is the memory every
+  // StripRows of those calls reads (the padded planes or the packed im2col/linear rows, a
+  // scratch copy of the activations, zero where it pads). A backend may transform it in place
+  // elementwise; the analog chip applies its DAC here once, instead of once per row block and
+  // per repeated im2col tap. Zeros must stay zeros.
+  virtual void prepare_input(const DenseLayer& /*layer*/, float* /*x*/,
+                             std::int64_t /*count*/) const {}
   // y (x.rows × O, column-major with leading dimension ld_y) = x · layer.weight.
   virtual void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
                       const MatmulContext& ctx) const = 0;
