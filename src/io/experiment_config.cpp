@@ -32,6 +32,12 @@ std::string trim(const std::string& s) {
 }
 
 // Every "key = value" of an INI stream, in order, with section prefixes ("data.images").
+// read_chip_config names overrides "--set"; in an experiment they may come from the file.
+std::string without_set_prefix(const std::string& message) {
+  const std::string prefix = "--set: ";
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
+
 std::vector<Entry> parse_entries(std::istream& in, const std::string& origin) {
   const po::options_description none;
   po::parsed_options parsed(&none);
@@ -187,6 +193,13 @@ experiment::Plan read_experiment(const std::string& path,
       if (!is_chip_key(ck))
         throw Error(e.origin + ": unknown chip key '" + ck + "' in " + k +
                     ", expected one of the keys in docs/chip.md");
+      // Each value on its own first, against the defaults, so that a bad one is reported at
+      // its own line (the file's [chip] section or --set), not as part of the combined list.
+      try {
+        read_chip_config("", {ck + "=" + e.value});
+      } catch (const Error& err) {
+        throw Error(e.origin + ": " + k + ": " + without_set_prefix(err.what()));
+      }
       (e.origin == "--set" ? chip_cli : chip_file).push_back(ck + "=" + e.value);
       chip_set_origin[ck] = e.origin;
     } else if (k.rfind("sweep.", 0) == 0) {
@@ -264,7 +277,8 @@ experiment::Plan read_experiment(const std::string& path,
     try {
       sp.chip = read_chip_config(x.chip_path, point_overrides);
     } catch (const Error& e) {
-      throw Error(path + ": sweep point " + std::to_string(p) + " (" + label + "): " + e.what());
+      throw Error(path + ": sweep point " + std::to_string(p) + " (" + label +
+                  "): " + without_set_prefix(e.what()));
     }
     sp.chip_text = chip_config_text(sp.chip);
     const auto it = groups.emplace(programming_key(sp.chip), static_cast<int>(groups.size())).first;
