@@ -2,7 +2,9 @@
 experiment in experiments/ can rot. experiments/peak_mvm.ini is the performance model's own format
 and runs through 'aimc perf --experiment'."""
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -27,14 +29,21 @@ def test_there_are_experiments():
             "sensitivity_read_noise_mode.ini"} <= names
 
 
+@pytest.fixture(scope="module")
+def reduced_results(tmp_path_factory):
+    """Where the reduced runs leave their files, named as the studies' own outputs, for the
+    figure script."""
+    return tmp_path_factory.mktemp("results")
+
+
 @pytest.mark.parametrize("exp", RUN_EXPERIMENTS, ids=lambda p: p.name)
-def test_experiment_runs_reduced(exp, tmp_path):
+def test_experiment_runs_reduced(exp, reduced_results):
     if not AIMC:
         pytest.skip("AIMC_BIN not set: run through ctest")
     model = MODELS / model_of(exp)
     need(model)
     need(DATA / "cifar-10" / "test_batch.bin")
-    out = tmp_path / "out.h5"
+    out = reduced_results / f"{exp.stem}.h5"
     proc = subprocess.run(
         [AIMC, "run", str(exp), "--output", str(out), "--no-progress", "--threads", "1",
          "--set", "n_chips=1", "--set", "data.images=8", "--set", f"model={model}",
@@ -53,3 +62,25 @@ def test_peak_experiment_passes():
     proc = subprocess.run([AIMC, "perf", "--experiment", "experiments/peak_mvm.ini"],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_make_figures_on_the_reduced_runs(reduced_results, tmp_path):
+    """scripts/make_figures.sh, which makes the README's study figures, runs on every study's
+    file and writes each figure; it names a missing file instead of failing."""
+    studies = ["hermes_drift_resnet32", "sensitivity_adc_bits", "sensitivity_dac_bits",
+               "sensitivity_prog_noise", "sensitivity_drift_nu", "sensitivity_read_noise_mode"]
+    present = [s for s in studies if (reduced_results / f"{s}.h5").exists()]
+    if len(present) != len(studies):
+        pytest.skip("the reduced runs of test_experiment_runs_reduced did not all run first")
+    (reduced_results / "sensitivity_dac_bits.h5").rename(tmp_path / "moved.h5")
+    figures = tmp_path / "img"
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "make_figures.sh"), str(reduced_results), str(figures)],
+        capture_output=True, text=True, timeout=600,
+        env={**os.environ, "AIMC_PYTHON": sys.executable})
+    assert proc.returncode == 0, proc.stderr
+    for s in studies:
+        made = (figures / f"{s}.png").exists()
+        assert made == (s != "sensitivity_dac_bits"), s
+    assert "sensitivity_dac_bits.h5 is missing" in proc.stderr
+    assert "| model | t_inference |" in proc.stdout  # the drift table
