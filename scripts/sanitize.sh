@@ -3,18 +3,19 @@
 #   build-asan: ASan + UBSan. Runs the unit tests (the slow full-data ones filtered out), the
 #               TBB paths on reduced data, one MPI test on 2 ranks, and the bad-input battery
 #               against the instrumented aimc binary.
-#   build-tsan: TSan. Runs the TBB-parallel paths (chip programming, calibration, batch inference,
-#               tile execution) on reduced data with 1 and 2 threads. Only with
-#               AIMC_SANITIZE_ONLY=tsan and AIMC_TSAN_TBB_OK=1: Debian's libtbb is not built with
-#               TSan, so TSan cannot see the synchronisation inside TBB's scheduler and reports
-#               every task hand-off and join as a race (docs/reliability.md). It needs a
-#               TSan-built oneTBB first in the library path.
+#   build-tsan: TSan. Runs the TBB-parallel paths (chip programming, calibration, batch inference
+#               with progress reports, tile execution, the activity counters) on reduced data with
+#               1 and 2 threads, and the unit tests that run the network on several threads. It
+#               links a TSan-built libtbb (scripts/tbb_tsan.sh, into build-tsan/tbb-install):
+#               Debian's libtbb is not instrumented, so TSan would report every one of TBB's own
+#               task hand-offs as a race.
 # Any report stops the program (halt_on_error, -fno-sanitize-recover) and fails this script.
 #
 # -O1: sanitized code at -O0 is several times slower, and at -O2+ the build takes longer for no
 # extra checking; asserts stay on (no NDEBUG).
 #
 # Environment: AIMC_SANITIZE_ONLY=asan|tsan runs one half; AIMC_JOBS (default nproc).
+# The TSan half needs deb-src entries in apt's sources, or root to add them (scripts/tbb_tsan.sh).
 # Needs the data (scripts/fetch_data.sh) and imported test models (ctest -R import_models in the
 # main build, or it imports them here).
 set -euo pipefail
@@ -28,9 +29,9 @@ export AIMC_TEST_DATA=$REPO/data GTEST_COLOR=no
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl_vader_single_copy_mechanism=none
 
-configure() {  # DIR SANITIZERS
+configure() {  # DIR SANITIZERS [CMAKE_ARGS...]
   cmake -S . -B "$1" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -g1" \
-    "-DCMAKE_C_FLAGS_RELEASE=-O1 -g1" -DAIMC_SANITIZE="$2" -DAIMC_WERROR=OFF >/dev/null
+    "-DCMAKE_C_FLAGS_RELEASE=-O1 -g1" -DAIMC_SANITIZE="$2" -DAIMC_WERROR=OFF "${@:3}" >/dev/null
 }
 
 # The imported models: the main build's (ctest's import_models made them), else import here.
@@ -91,22 +92,58 @@ if [[ -z $ONLY || $ONLY == asan ]]; then
   step "asan: tests passed in $((SECONDS - start)) s"
 fi
 
-if [[ -z $ONLY ]]; then
-  step "tsan: SKIPPED: needs a TSan-built oneTBB (see docs/reliability.md); run with AIMC_SANITIZE_ONLY=tsan AIMC_TSAN_TBB_OK=1"
-elif [[ $ONLY == tsan ]]; then
-  [[ ${AIMC_TSAN_TBB_OK:-} == 1 ]] ||
-    echo "sanitize: warning: with Debian's uninstrumented libtbb, TSan reports TBB's own task hand-offs as races" >&2
+if [[ -z $ONLY || $ONLY == tsan ]]; then
   start=$SECONDS
-  configure build-tsan thread
-  cmake --build build-tsan -j "$JOBS" --target test_parallel_paths
+  TBB_TSAN=$REPO/build-tsan/tbb-install
+  AIMC_JOBS=$JOBS bash scripts/tbb_tsan.sh "$TBB_TSAN"
+  # TBB_DIR: headers and library from the TSan build. -Wno-tsan: gcc 12 warns at every
+  # atomic_thread_fence in TBB's headers that TSan does not model fences.
+  configure build-tsan thread -DTBB_DIR="$TBB_TSAN/lib/cmake/TBB" -DCMAKE_CXX_FLAGS=-Wno-tsan
+  cmake --build build-tsan -j "$JOBS" --target aimc test_parallel_paths test_layers test_rng \
+    test_chip
   step "build-tsan built in $((SECONDS - start)) s"
+  # A program that loaded Debian's libtbb instead would stop at the first of TBB's own hand-offs.
+  for p in aimc tests/test_parallel_paths tests/test_layers tests/test_rng tests/test_chip; do
+    ldd "build-tsan/$p" | grep "libtbb.so.12 => $TBB_TSAN/lib/" >/dev/null || {
+      echo "sanitize: build-tsan/$p does not load $TBB_TSAN/lib/libtbb.so.12" >&2
+      exit 1
+    }
+  done
   export AIMC_TEST_MODELS
   AIMC_TEST_MODELS=$(models_for build-tsan)
-  # tsan.supp says what is suppressed and why (TBB's scheduler is not instrumented).
+  # tsan.supp says what is suppressed and why.
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SUPP/tsan.supp"
   start=$SECONDS
   step "tsan: test_parallel_paths"
   build-tsan/tests/test_parallel_paths --gtest_brief=1
+  # test_layers: inference on 1 to 3 threads (and the serial layers, under a second); test_rng:
+  # the random streams every task draws from; test_chip: per-MVM read noise on 63 batches in flight
+  # (many more task steals than above) and per-evaluation noise over 4,000 short runs, on a
+  # one-layer network. test_chip's full-data tests run the chip code of test_parallel_paths.
+  step "tsan: test_layers, test_rng, test_chip (ReadNoise)"
+  build-tsan/tests/test_layers --gtest_brief=1
+  build-tsan/tests/test_rng --gtest_brief=1
+  build-tsan/tests/test_chip --gtest_brief=1 --gtest_filter='ReadNoise.*'
+  # aimc run on 2 threads: between batches the tasks call the run's hook, where the main thread
+  # answers the coordinator while the other thread checks for a stop. 64 images: 2 batches.
+  step "tsan: aimc run, 1 sample of 64 images on 2 threads"
+  rm -rf build-tsan/run-smoke
+  mkdir -p build-tsan/run-smoke
+  cat >build-tsan/run-smoke/smoke.ini <<EOF
+model = $AIMC_TEST_MODELS/resnet20.h5
+chip = $REPO/configs/chips/hermes64.ini
+n_chips = 1
+seed = 1
+
+[data]
+dir = $AIMC_TEST_DATA/cifar-10
+images = 64
+
+[chip]
+calibration.images = 8
+EOF
+  build-tsan/aimc run build-tsan/run-smoke/smoke.ini --output build-tsan/run-smoke/smoke.h5 \
+    --threads 2 --no-progress >/dev/null
   step "tsan: passed in $((SECONDS - start)) s"
 fi
 step "done"

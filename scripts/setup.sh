@@ -8,7 +8,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-PACKAGES=(build-essential cmake git pkg-config ca-certificates curl
+PACKAGES=(build-essential dpkg-dev cmake git pkg-config ca-certificates curl
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libtbb-dev libeigen3-dev
   libboost-program-options-dev librandom123-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-h5py python3-pandas python3-matplotlib python3-pytest

@@ -10,10 +10,12 @@ fi
 bash scripts/setup.sh
 BUILD=${AIMC_BUILD_DIR:-build}
 ctest --test-dir "$BUILD" --output-on-failure -j "$(nproc)" --timeout 1200
-# Hardening (issue 8, docs/reliability.md): ASan+UBSan and TSan builds running the unit tests, the
-# TBB paths, one MPI test and the bad-input battery, then a 60 s smoke fuzz of the parsers (30 s
-# per target). In CI, or locally with AIMC_HARDENING=1; they add about 15 minutes on 2 cores.
+# Hardening (issue 8, docs/reliability.md): an ASan+UBSan build running the unit tests, the TBB
+# paths, one MPI test and the bad-input battery; a TSan build (with a TSan-built libtbb) running
+# the TBB paths on 1 and 2 threads; then a 60 s smoke fuzz of the parsers (30 s per target). In
+# CI, or locally with AIMC_HARDENING=1; they add about 15 minutes on 2 cores.
 if [[ "${CI:-}" == true || "${AIMC_HARDENING:-}" == 1 ]]; then
-  bash scripts/sanitize.sh
+  AIMC_SANITIZE_ONLY=asan bash scripts/sanitize.sh
+  AIMC_SANITIZE_ONLY=tsan bash scripts/sanitize.sh
   bash scripts/fuzz.sh 30
 fi

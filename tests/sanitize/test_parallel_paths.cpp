@@ -1,12 +1,14 @@
 // The TBB-parallel paths on reduced data, for the sanitizer builds (scripts/sanitize.sh runs it
 // under TSan and ASan+UBSan): chip programming, calibration, batch inference on the ideal
-// backend, and tile execution in the chip (per-MVM and per-evaluation read noise, the activity
-// probe's shared counters), each with several batches in flight on 2 threads. The same code as a
-// full run, on 4 batches of 4 images instead of thousands. Results must not depend on threads.
+// backend with the progress line updated from its tasks, and tile execution in the chip (per-MVM
+// and per-evaluation read noise, the activity probe's shared counters), each with several batches
+// in flight on 2 threads. The same code as a full run, on 4 batches of 4 images instead of
+// thousands. Results must not depend on threads.
 
 #include <gtest/gtest.h>
 #include <tbb/global_control.h>
 
+#include "experiment/progress.hpp"
 #include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
 #include "io/model_file.hpp"
@@ -55,7 +57,11 @@ TEST(ParallelPaths, IdealBatchInference) {
   std::vector<std::vector<float>> runs;
   for (int threads : {1, 2}) {
     const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
-    runs.push_back(net.infer(d.test.image(0), d.test.size(), aimc::network::IdealBackend{}));
+    // aimc eval and run report progress from the tasks; interval 0 prints at every batch, so the
+    // shared line state is written by both threads.
+    aimc::experiment::Progress progress("images", d.test.size(), true, 0.0);
+    runs.push_back(net.infer(d.test.image(0), d.test.size(), aimc::network::IdealBackend{}, 0,
+                             [&progress](int done) { progress.add(done); }));
   }
   EXPECT_EQ(runs[0], runs[1]);
 }
