@@ -2,6 +2,7 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <bit>
 #include <chrono>
 #include <cmath>
@@ -22,8 +23,12 @@ namespace aimc::experiment {
 
 namespace {
 
-// The signal that asked the run to stop (0: none). Written only by the handler.
-volatile std::sig_atomic_t g_stop_signal = 0;
+// The signal that asked the run to stop (0: none). Written only by the handler and read by
+// TBB tasks on every thread between batches, so an atomic, not a volatile sig_atomic_t (a data
+// race TSan found); a lock-free atomic may be written from a signal handler (C++17
+// [support.signal]).
+std::atomic<int> g_stop_signal{0};
+static_assert(std::atomic<int>::is_always_lock_free);
 
 extern "C" void on_stop_signal(int sig) {
   g_stop_signal = sig;
@@ -360,7 +365,7 @@ class Coordinator {
 
  private:
   void check_signal() {
-    if (stop_signal_ == 0 && g_stop_signal != 0) stop_signal_ = g_stop_signal;
+    if (stop_signal_ == 0 && g_stop_signal != 0) stop_signal_ = g_stop_signal.load();
   }
 
   void broadcast_stop() {
@@ -379,8 +384,9 @@ class Coordinator {
   int workers_ = 0;
   std::int64_t todo_ = 0;
   std::int64_t written_ = 0;
-  int stop_signal_ = 0;
-  bool stop_requested_ = false;
+  // Written on the main thread, read by every thread's between-batch hook (stopping()).
+  std::atomic<int> stop_signal_{0};
+  std::atomic<bool> stop_requested_{false};
   bool stop_sent_ = false;
   Progress* progress_ = nullptr;
 };
@@ -416,7 +422,7 @@ RunOutcome run_root(const Plan& plan, UnitRunner& runner, ResultSink& sink, cons
   RunOutcome out;
   out.ranks_lost = lost;
   out.computed = coord.written();
-  out.signal = coord.stop_signal() != 0 ? coord.stop_signal() : static_cast<int>(g_stop_signal);
+  out.signal = coord.stop_signal() != 0 ? coord.stop_signal() : g_stop_signal.load();
   for (std::int64_t u = options.slice_index; u < plan.n_units(); u += options.slice_count)
     out.remaining += static_cast<std::int64_t>(coord.points_to_do(u).size());
   return out;
@@ -424,7 +430,7 @@ RunOutcome run_root(const Plan& plan, UnitRunner& runner, ResultSink& sink, cons
 
 void run_worker(UnitRunner& runner) {
   const std::thread::id main_id = std::this_thread::get_id();
-  bool stop = false;
+  std::atomic<bool> stop{false};  // set on the main thread, read by every task
   const std::function<void(int)> hook = [&](int) {
     if (on_main_thread(main_id) && !stop) {
       int flag = 0;
@@ -463,7 +469,7 @@ void run_worker(UnitRunner& runner) {
       break;
     }
   }
-  send({static_cast<std::int64_t>(g_stop_signal)}, 0, k_tag_bye);
+  send({static_cast<std::int64_t>(g_stop_signal.load())}, 0, k_tag_bye);
 }
 
 }  // namespace
@@ -477,7 +483,7 @@ void install_stop_handlers() {
 }
 
 int stop_signal() {
-  return static_cast<int>(g_stop_signal);
+  return g_stop_signal.load();
 }
 
 RunOutcome run_experiment(const Plan& plan, const network::Model& model,
