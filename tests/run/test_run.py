@@ -224,8 +224,27 @@ def test_sigterm_stops_cleanly_then_resume(setup):
     assert_same(ref, out)
 
 
+def parent_pid(pid):
+    """The parent of `pid` from /proc/PID/stat (field 4, after the parenthesised name), or 0."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat[stat.rindex(")") + 2:].split()[1])
+
+
+def descends_from(pid, ancestor):
+    while pid > 1:
+        if pid == ancestor:
+            return True
+        pid = parent_pid(pid)
+    return False
+
+
 def rank_pids(launcher_pid, rank):
-    """PIDs of the processes under the launcher that run MPI rank `rank`."""
+    """PIDs of the processes under the launcher that run MPI rank `rank`. Only descendants of
+    this test's own mpiexec: any other MPI job on the machine (a study running beside the
+    tests) is never touched."""
     out = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -235,7 +254,8 @@ def rank_pids(launcher_pid, rank):
             stat = (proc / "stat").read_text()
         except OSError:
             continue
-        if f"OMPI_COMM_WORLD_RANK={rank}".encode() in env and "aimc" in stat:
+        if (f"OMPI_COMM_WORLD_RANK={rank}".encode() in env and "aimc" in stat
+                and descends_from(int(proc.name), launcher_pid)):
             out.append(int(proc.name))
     return out
 
