@@ -149,7 +149,8 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x
     packed[i] = dac.apply(packed[i] * inv);
 }
 
-void AnalogChip::prepare_input(const DenseLayer& layer, float* x, std::int64_t count) const {
+void AnalogChip::prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
+                               const InputLayout& layout) const {
   if (layer_tiles_[layer.index].empty()) return;  // on the global digital unit: exact
   // The DAC, once per layer input: x_n = q(x / x_range), so every crossbar row block (and every
   // im2col tap that repeats an input) reads the same quantised value. q(0) = 0, so padding stays
@@ -158,32 +159,77 @@ void AnalogChip::prepare_input(const DenseLayer& layer, float* x, std::int64_t c
   const float inv = 1.0F / x_range_[layer.index];
   for (std::int64_t i = 0; i < count; ++i)
     x[i] = dac.apply(x[i] * inv);
+  if (activity_ != nullptr) count_levels(layer, x, layout);
 }
 
-void AnalogChip::count_levels(const DenseLayer& layer, const StripRows& x, int row0, int rows,
-                              const MatmulContext& ctx) const {
+namespace {
+
+// The DAC level count of one quantised input: |q| · levels, an integer (q is a multiple of
+// 1/levels up to float rounding, hence the rounding).
+inline std::int64_t level_of(float q, float levels) {
+  return static_cast<std::int64_t>(std::nearbyint(std::min(std::abs(q), 1.0F) * levels));
+}
+
+}  // namespace
+
+void AnalogChip::count_levels(const DenseLayer& layer, const float* x,
+                              const InputLayout& layout) const {
   const float levels = activity_->levels();
-  const std::int64_t per_image = activity_->rows_per_image(layer.index);
+  if (layout.kind == InputLayout::Kind::padded_planes) {
+    // Each crossbar row is one tap (c, ky, kx) and drives, for every output pixel (i, j), the
+    // input at (i + ky, j + kx) of plane c: the sum over the rows and pixels of an image is, per
+    // plane and tap, a rectangle sum of the plane's levels. A summed-area table gives each in
+    // four lookups, so the count costs one pass over the input, not one per tap.
+    const std::int64_t h = layout.height;
+    const std::int64_t w = layout.width;
+    thread_local std::vector<std::int64_t> sat;
+    sat.assign(static_cast<std::size_t>((h + 1) * (w + 1)), 0);
+    std::vector<std::int64_t> per_image(static_cast<std::size_t>(layout.images), 0);
+    for (int c = 0; c < layout.channels; ++c) {
+      for (int img = 0; img < layout.images; ++img) {
+        const float* plane = x + (std::int64_t{c} * layout.images + img) * h * w;
+        for (std::int64_t i = 0; i < h; ++i) {
+          std::int64_t row = 0;
+          for (std::int64_t j = 0; j < w; ++j) {
+            row += level_of(plane[i * w + j], levels);
+            sat[(i + 1) * (w + 1) + j + 1] = sat[i * (w + 1) + j + 1] + row;
+          }
+        }
+        std::int64_t sum = 0;
+        for (int ky = 0; ky < layout.kernel; ++ky)
+          for (int kx = 0; kx < layout.kernel; ++kx) {
+            const std::int64_t i0 = ky;
+            const std::int64_t i1 = ky + layout.out_h;
+            const std::int64_t j0 = kx;
+            const std::int64_t j1 = kx + layout.out_w;
+            sum += sat[i1 * (w + 1) + j1] - sat[i0 * (w + 1) + j1] - sat[i1 * (w + 1) + j0] +
+                   sat[i0 * (w + 1) + j0];
+          }
+        per_image[static_cast<std::size_t>(img)] += sum;
+      }
+    }
+    for (int img = 0; img < layout.images; ++img)
+      activity_->add(layer.index, layout.first_image + img,
+                     per_image[static_cast<std::size_t>(img)]);
+    return;
+  }
+  // Packed rows: every element is one crossbar row driven for one output pixel.
+  const std::int64_t per_image = layout.rows / layout.images;
+  const std::int64_t strips = (layout.rows + k_strip_rows - 1) / k_strip_rows;
   std::int64_t image = -1;
   std::int64_t sum = 0;
-  for (std::int64_t s = 0; s < x.strips(); ++s) {
-    const float* lo = x.half[2 * s];
-    const float* hi = x.half[2 * s + 1];
+  for (std::int64_t s = 0; s < strips; ++s) {
+    const float* p = x + s * layout.k * k_strip_rows;
     // Integer-valued float sums, exact below 2^24 (levels · crossbar rows is far below), so the
     // count does not depend on the summation order.
     float acc[k_strip_rows] = {};
-    for (int kk = 0; kk < rows; ++kk) {
-      const std::int64_t off = x.k_offset[row0 + kk];
-      for (int lane = 0; lane < k_half_rows; ++lane) {
-        acc[lane] += std::nearbyint(std::min(std::abs(lo[off + lane]), 1.0F) * levels);
-        acc[k_half_rows + lane] +=
-            std::nearbyint(std::min(std::abs(hi[off + lane]), 1.0F) * levels);
-      }
-    }
+    for (int kk = 0; kk < layout.k; ++kk, p += k_strip_rows)
+      for (int lane = 0; lane < k_strip_rows; ++lane)
+        acc[lane] += std::nearbyint(std::min(std::abs(p[lane]), 1.0F) * levels);
     for (int lane = 0; lane < k_strip_rows; ++lane) {
       const std::int64_t r = s * k_strip_rows + lane;
-      if (r >= x.rows) break;
-      const std::int64_t i = ctx.first_image + (ctx.row0 + r) / per_image;
+      if (r >= layout.rows) break;
+      const std::int64_t i = layout.first_image + r / per_image;
       if (i != image) {
         if (image >= 0) activity_->add(layer.index, image, sum);
         image = i;
@@ -229,14 +275,9 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
 
   // x already holds DAC levels (prepare_input); each tile reads its row block of x in place.
   thread_local MatmulScratch s;
-  int counted_row0 = -1;  // the row block whose levels were last counted
   for (int t : layer_tiles_[layer.index]) {
     const hardware::Block& blk = mapping_.blocks[t];
     const hardware::AnalogTile& tile = tiles_[t];
-    if (activity_ != nullptr && blk.row0 != counted_row0) {  // each row block's inputs once
-      count_levels(layer, x, blk.row0, blk.rows, ctx);
-      counted_row0 = blk.row0;
-    }
     float* z = sized(s.z, rows_x * blk.cols);
     gemm_strips_rows(x, blk.row0, blk.rows, tile.weight_n().data(), blk.cols, z, rows_x);
     float* v = nullptr;

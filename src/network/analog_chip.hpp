@@ -52,7 +52,8 @@ class AnalogChip final : public MatmulBackend {
   void set_time(double t_inference_s, std::uint64_t time_point);
 
   // Applies the DAC to the layer's input in place, once per layer evaluation.
-  void prepare_input(const DenseLayer& layer, float* x, std::int64_t count) const override;
+  void prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
+                     const InputLayout& layout) const override;
   void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
               const MatmulContext& ctx) const override;
 
@@ -65,10 +66,9 @@ class AnalogChip final : public MatmulBackend {
   // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range).
   // For calibration, whose forward pass must keep the unquantised x.
   void quantize_inputs(const StripRows& x, int row0, int rows, float x_range, float* packed) const;
-  // Adds the levels |q| of rows [row0, row0 + rows) of x (DAC levels, from prepare_input) to
-  // activity_.
-  void count_levels(const DenseLayer& layer, const StripRows& x, int row0, int rows,
-                    const MatmulContext& ctx) const;
+  // Adds each image's DAC levels |q| over every crossbar row it drives (each input counted once
+  // per tap that reads it) to activity_; x is the quantised layer input of prepare_input.
+  void count_levels(const DenseLayer& layer, const float* x, const InputLayout& layout) const;
 
   const Network* net_;
   hardware::ChipParams params_;

@@ -243,14 +243,19 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           }
           float* packed = scratch(packed_size(n, k_in));
           pack_colmajor(x, n, k_in, n, packed);
-          backend.prepare_input(d, packed, packed_size(n, k_in));
+          InputLayout layout;
+          layout.first_image = first_image;
+          layout.images = n;
+          layout.rows = n;
+          layout.k = k_in;
+          backend.prepare_input(d, packed, packed_size(n, k_in), layout);
           backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0});
           bias_relu(y, n, out_c, n, d.bias.data(), s.relu);
           break;
         }
         const std::int64_t chunk =
             std::max<std::int64_t>(k_strip_rows, params_.gemm_rows / k_strip_rows * k_strip_rows);
-        const bool direct = direct_conv_applies(g);
+        const bool direct = params_.direct_conv && direct_conv_applies(g);
         const float* padded = nullptr;
         if (direct) {
           const std::int64_t hp = g.in.h + 2 * g.padding;
@@ -260,7 +265,17 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           pad_planes(x, n, g.in, g.padding, buf);
           std::fill(buf + std::int64_t{g.in.c} * n * hp * wp,
                     buf + std::int64_t{g.in.c} * n * hp * wp + wp, 0.0F);
-          backend.prepare_input(d, buf, std::int64_t{g.in.c} * n * hp * wp);
+          InputLayout layout;
+          layout.kind = InputLayout::Kind::padded_planes;
+          layout.first_image = first_image;
+          layout.images = n;
+          layout.channels = g.in.c;
+          layout.height = static_cast<int>(hp);
+          layout.width = static_cast<int>(wp);
+          layout.kernel = g.kernel;
+          layout.out_h = g.out.h;
+          layout.out_w = g.out.w;
+          backend.prepare_input(d, buf, std::int64_t{g.in.c} * n * hp * wp, layout);
           padded = buf;
           ws.offsets = direct_offsets(n, g);
         }
@@ -280,7 +295,12 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           const std::int64_t rows = (img1 - img0) * plane;
           float* packed = scratch(packed_size(rows, k_in));
           im2col_packed(x, n, g, img0, img1, packed);
-          backend.prepare_input(d, packed, packed_size(rows, k_in));
+          InputLayout layout;
+          layout.first_image = first_image + img0;
+          layout.images = img1 - img0;
+          layout.rows = rows;
+          layout.k = k_in;
+          backend.prepare_input(d, packed, packed_size(rows, k_in), layout);
           backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
                          rows_total, {first_image, img0 * plane});
           bias_relu(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.relu);

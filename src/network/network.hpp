@@ -23,6 +23,9 @@ struct InferenceParams {
   int gemm_rows = 512;
   // Fold each conv2d→batchnorm pair into the conv's weights and bias.
   bool fold_batchnorm = true;
+  // Run stride-1 convolutions as direct convolution over padded planes; false runs every
+  // convolution through packed im2col. Both give the same bits; tests compare the two paths.
+  bool direct_conv = true;
 
   void validate() const;
 };
@@ -50,6 +53,29 @@ struct MatmulContext {
   std::int64_t row0 = 0;         // first output row (pixel) of this call within the batch
 };
 
+// What the memory handed to MatmulBackend::prepare_input holds.
+struct InputLayout {
+  enum class Kind {
+    // [channels][images][height][width] zero-padded planes, read through a kernel × kernel
+    // window at stride 1 into out_h × out_w output pixels per image (direct convolution).
+    padded_planes,
+    // `rows` GEMM rows (rows / images per image) × k columns, in strips of 16 rows
+    // (packed_strips).
+    packed_rows,
+  };
+  Kind kind = Kind::packed_rows;
+  std::int64_t first_image = 0;  // global index of the first image it holds
+  int images = 0;
+  int channels = 0;
+  int height = 0;
+  int width = 0;
+  int kernel = 0;
+  int out_h = 0;
+  int out_w = 0;
+  std::int64_t rows = 0;
+  int k = 0;
+};
+
 // Computes y = x · W for one dense layer. The ideal backend is exact float GEMM; the analog chip
 // replaces it with tiled, noisy crossbar MVMs.
 class MatmulBackend {
@@ -60,11 +86,11 @@ class MatmulBackend {
   virtual ~MatmulBackend() = default;
   // Called once per layer evaluation, before its matmul calls: x[0, count) is the memory every
   // StripRows of those calls reads (the padded planes or the packed im2col/linear rows, a
-  // scratch copy of the activations, zero where it pads). A backend may transform it in place
-  // elementwise; the analog chip applies its DAC here once, instead of once per row block and
-  // per repeated im2col tap. Zeros must stay zeros.
-  virtual void prepare_input(const DenseLayer& /*layer*/, float* /*x*/,
-                             std::int64_t /*count*/) const {}
+  // scratch copy of the activations, zero where it pads), laid out as `layout` says. A backend
+  // may transform it in place elementwise; the analog chip applies its DAC here once, instead
+  // of once per row block and per repeated im2col tap. Zeros must stay zeros.
+  virtual void prepare_input(const DenseLayer& /*layer*/, float* /*x*/, std::int64_t /*count*/,
+                             const InputLayout& /*layout*/) const {}
   // y (x.rows × O, column-major with leading dimension ld_y) = x · layer.weight.
   virtual void matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
                       const MatmulContext& ctx) const = 0;
