@@ -104,6 +104,18 @@ void set_enum(const po::variables_map& vm, const char* key, E& out,
 
 }  // namespace
 
+void check_no_percent(const std::string& text, const std::string& origin) {
+  std::istringstream in(text);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const std::string code = line.substr(0, line.find('#'));
+    if (code.find('%') != std::string::npos)
+      throw Error(origin + ": line " + std::to_string(n) +
+                  ": '%' in a key or value, expected none (keys are section.name, values numbers, "
+                  "names or paths)");
+  }
+}
+
 bool is_chip_key(const std::string& key) {
   return chip_options().find_nothrow(key, false) != nullptr;
 }
@@ -119,6 +131,7 @@ hardware::ChipParams read_chip_config(const std::string& path,
       throw Error("--set '" + o + "': expected section.key=value");
     set_text += o + "\n";
   }
+  check_no_percent(set_text, "--set");
   try {
     std::istringstream set_stream(set_text);
     po::store(po::parse_config_file(set_stream, options, false), vm);
@@ -129,8 +142,12 @@ hardware::ChipParams read_chip_config(const std::string& path,
   if (!path.empty()) {
     std::ifstream file(path);
     if (!file) throw Error(path + ": cannot open chip configuration");
+    std::ostringstream text;
+    text << file.rdbuf();
+    check_no_percent(text.str(), path);
     try {
-      po::store(po::parse_config_file(file, options, false), vm);
+      std::istringstream parsed(text.str());
+      po::store(po::parse_config_file(parsed, options, false), vm);
     } catch (const po::error& e) {
       throw Error(path + ": " + e.what());
     }

@@ -15,6 +15,12 @@ namespace aimc::io {
 hardware::ChipParams read_chip_config(const std::string& path,
                                       const std::vector<std::string>& overrides);
 
+// Throws aimc::Error naming `origin` and the line when INI text has a '%' outside a comment.
+// Boost.Program_options 1.74 formats its error messages by substituting tokens such as
+// %canonical_option% and %value% with the offending text, repeatedly, so text that contains such
+// a token never finishes (an endless loop found by fuzz_config). No aimc key or value needs '%'.
+void check_no_percent(const std::string& text, const std::string& origin);
+
 // Whether `key` ("section.key") is a chip configuration key.
 bool is_chip_key(const std::string& key);
 

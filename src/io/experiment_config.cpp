@@ -41,8 +41,12 @@ std::string without_set_prefix(const std::string& message) {
 std::vector<Entry> parse_entries(std::istream& in, const std::string& origin) {
   const po::options_description none;
   po::parsed_options parsed(&none);
+  std::ostringstream text;
+  text << in.rdbuf();
+  check_no_percent(text.str(), origin);
   try {
-    parsed = po::parse_config_file(in, none, true);
+    std::istringstream body(text.str());
+    parsed = po::parse_config_file(body, none, true);
   } catch (const po::error& e) {
     throw Error(origin + ": " + e.what());
   }
