@@ -164,10 +164,11 @@ void AnalogChip::prepare_input(const DenseLayer& layer, float* x, std::int64_t c
 
 namespace {
 
-// The DAC level count of one quantised input: |q| · levels, an integer (q is a multiple of
-// 1/levels up to float rounding, hence the rounding).
-inline std::int64_t level_of(float q, float levels) {
-  return static_cast<std::int64_t>(std::nearbyint(std::min(std::abs(q), 1.0F) * levels));
+// The DAC level count of one quantised input: |q| · levels, an integer-valued float (q is a
+// multiple of 1/levels up to float rounding, hence the rounding). Float, so that loops summing
+// it vectorise; the sums stay exact below 2^24.
+inline float level_of(float q, float levels) {
+  return std::nearbyint(std::min(std::abs(q), 1.0F) * levels);
 }
 
 }  // namespace
@@ -191,7 +192,7 @@ void AnalogChip::count_levels(const DenseLayer& layer, const float* x,
         for (std::int64_t i = 0; i < h; ++i) {
           std::int64_t row = 0;
           for (std::int64_t j = 0; j < w; ++j) {
-            row += level_of(plane[i * w + j], levels);
+            row += static_cast<std::int64_t>(level_of(plane[i * w + j], levels));
             sat[(i + 1) * (w + 1) + j + 1] = sat[i * (w + 1) + j + 1] + row;
           }
         }
@@ -220,12 +221,12 @@ void AnalogChip::count_levels(const DenseLayer& layer, const float* x,
   std::int64_t sum = 0;
   for (std::int64_t s = 0; s < strips; ++s) {
     const float* p = x + s * layout.k * k_strip_rows;
-    // Integer-valued float sums, exact below 2^24 (levels · crossbar rows is far below), so the
-    // count does not depend on the summation order.
+    // Integer-valued float sums, exact below 2^24 (levels · K is far below), so the count does
+    // not depend on the summation order.
     float acc[k_strip_rows] = {};
     for (int kk = 0; kk < layout.k; ++kk, p += k_strip_rows)
       for (int lane = 0; lane < k_strip_rows; ++lane)
-        acc[lane] += std::nearbyint(std::min(std::abs(p[lane]), 1.0F) * levels);
+        acc[lane] += level_of(p[lane], levels);
     for (int lane = 0; lane < k_strip_rows; ++lane) {
       const std::int64_t r = s * k_strip_rows + lane;
       if (r >= layout.rows) break;
