@@ -21,6 +21,7 @@ h5py, numpy and pandas.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,11 +121,26 @@ def check_format(attrs: dict, path) -> None:
                                  f"(update analysis/ or the file's writer)")
 
 
+def _open(path: Path) -> h5py.File:
+    """Opens ``path`` for reading. A running ``aimc run`` holds HDF5's write lock on its output
+    for the whole run (hours, for a full study), and HDF5 then refuses every reader. aimc flushes
+    the file after each finished sample, so the file on disk is a consistent snapshot between
+    samples: reopen without the lock, and say so, rather than make the user wait for the end."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        if "lock" not in str(e):
+            raise
+    print(f"warning: {path}: locked by a running writer (aimc run); reading the samples finished "
+          f"so far", file=sys.stderr)
+    return h5py.File(path, "r", locking=False)
+
+
 def load(path, *, done_only: bool = True) -> Results:
     """Reads a results file. With ``done_only`` (default) ``samples`` holds finished samples only;
     an incomplete file (a slice, or a run that was stopped) is still read."""
     path = Path(path)
-    with h5py.File(path, "r") as f:
+    with _open(path) as f:
         attrs = {k: _attr(v) for k, v in f.attrs.items()}
         check_format(attrs, path)
         axes = [a for a in str(attrs.get("axes", "")).split("\n") if a]

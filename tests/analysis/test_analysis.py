@@ -103,6 +103,30 @@ def test_loader_incomplete_slice(files):
     assert len(load(part, done_only=False).samples) == 18
 
 
+def test_loader_reads_a_file_a_running_writer_holds(files, tmp_path, capfd):
+    """A running `aimc run` holds HDF5's write lock on its output for hours; the loader must still
+    read what is on disk, and say that it is a snapshot."""
+    path, _ = files
+    held = tmp_path / "held.h5"
+    shutil.copy(path, held)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import h5py, sys, time\n"
+         "f = h5py.File(sys.argv[1], 'a')\nprint('held', flush=True)\ntime.sleep(300)", str(held)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "HDF5_USE_FILE_LOCKING": "TRUE"})
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(OSError, match="lock"):  # the lock is real, so the fallback is tested
+            h5py.File(held, "r")
+        capfd.readouterr()
+        r = load(held)
+        assert "locked by a running writer" in capfd.readouterr().err
+        pd.testing.assert_frame_equal(r.points, load(path).points)
+        pd.testing.assert_frame_equal(r.samples, load(path).samples)
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 @pytest.mark.parametrize("attr,value,message", [
     ("format_version", 99, "results format version 99"),
     ("format", "something-else", "not an aimc results file"),
