@@ -386,6 +386,22 @@ void ResultsFile::load_state() {
   if (static_cast<std::int64_t>(done_.size()) != n_points_ * n_chips_ ||
       accuracy_.size() != done_.size() || point_of_.size() != done_.size())
     throw Error(path_ + ": sample tables have inconsistent lengths (corrupt file?)");
+  perf_.clear();
+  for (const char* name : k_perf_columns) {
+    perf_.push_back(
+        read_all<double>(root, std::string("samples/") + name, H5T_NATIVE_DOUBLE, path_));
+    if (perf_.back().size() != done_.size())
+      throw Error(path_ + ": sample tables have inconsistent lengths (corrupt file?)");
+  }
+  samples_of_point_.assign(static_cast<std::size_t>(n_points_), {});
+  for (std::size_t i = 0; i < point_of_.size(); ++i) {
+    if (point_of_[i] < 0 || point_of_[i] >= n_points_)
+      throw Error(path_ + ": sample " + std::to_string(i) + " names point " +
+                  std::to_string(point_of_[i]) + ", expected 0.." + std::to_string(n_points_ - 1) +
+                  " (corrupt file?)");
+    samples_of_point_[static_cast<std::size_t>(point_of_[i])].push_back(
+        static_cast<std::int64_t>(i));
+  }
 }
 
 std::unique_ptr<ResultsFile> ResultsFile::open_for_run(const std::string& path,
@@ -490,6 +506,36 @@ void ResultsFile::write(const experiment::SampleRecord& r) {
   flush();
   done_[row] = 1;
   accuracy_[row] = acc;
+  for (std::size_t k = 0; k < perf_.size(); ++k)
+    perf_[k][row] = perf[k];
+  write_point(point_of_[row]);
+  flush();
+}
+
+void ResultsFile::write_point(std::int64_t p) {
+  const hid_t root = file_.get();
+  std::vector<double> acc;
+  std::vector<double> perf_mean(perf_.size(), 0.0);
+  for (const std::int64_t i : samples_of_point_.at(static_cast<std::size_t>(p))) {
+    const auto s = static_cast<std::size_t>(i);
+    if (done_[s] == 0) continue;
+    acc.push_back(accuracy_[s]);
+    for (std::size_t k = 0; k < perf_.size(); ++k)
+      perf_mean[k] += perf_[k][s];
+  }
+  const experiment::PointSummary s = experiment::summarize(acc);
+  const auto row = static_cast<hsize_t>(p);
+  const double v[8] = {s.mean, s.std, s.sem, s.ci95_low, s.ci95_high, s.min, s.median, s.max};
+  const char* names[8] = {"mean", "std", "sem", "ci95_low", "ci95_high", "min", "median", "max"};
+  for (int k = 0; k < 8; ++k)
+    write_row(root, std::string("points/accuracy_") + names[k], H5T_NATIVE_DOUBLE, row, 1, &v[k],
+              path_);
+  write_row(root, "points/n", H5T_NATIVE_INT64, row, 1, &s.n, path_);
+  for (std::size_t k = 0; k < perf_.size(); ++k) {
+    const double mean = s.n > 0 ? perf_mean[k] / static_cast<double>(s.n) : k_nan;
+    write_row(root, std::string("points/") + k_perf_columns[k], H5T_NATIVE_DOUBLE, row, 1, &mean,
+              path_);
+  }
 }
 
 bool ResultsFile::has_baseline() const {
@@ -507,34 +553,8 @@ void ResultsFile::write_baseline(std::int64_t correct, std::int64_t total) {
 
 void ResultsFile::finish() {
   const hid_t root = file_.get();
-  const auto n_points = static_cast<std::size_t>(n_points_);
-  std::vector<std::vector<double>> per_point(n_points);
-  for (std::size_t i = 0; i < done_.size(); ++i)
-    if (done_[i] != 0) per_point[static_cast<std::size_t>(point_of_[i])].push_back(accuracy_[i]);
-  std::vector<std::int64_t> n(n_points);
-  std::vector<double> cols[8];
-  for (std::size_t p = 0; p < n_points; ++p) {
-    const experiment::PointSummary s = experiment::summarize(per_point[p]);
-    n[p] = s.n;
-    const double v[8] = {s.mean, s.std, s.sem, s.ci95_low, s.ci95_high, s.min, s.median, s.max};
-    for (int k = 0; k < 8; ++k)
-      cols[k].push_back(v[k]);
-  }
-  const char* names[8] = {"mean", "std", "sem", "ci95_low", "ci95_high", "min", "median", "max"};
-  for (int k = 0; k < 8; ++k)
-    write_all(root, std::string("points/accuracy_") + names[k], H5T_NATIVE_DOUBLE, cols[k].data(),
-              path_);
-  write_all(root, "points/n", H5T_NATIVE_INT64, n.data(), path_);
-  for (const char* name : k_perf_columns) {
-    const auto values =
-        read_all<double>(root, std::string("samples/") + name, H5T_NATIVE_DOUBLE, path_);
-    std::vector<double> sum(n_points, 0.0);
-    for (std::size_t i = 0; i < done_.size(); ++i)
-      if (done_[i] != 0) sum[static_cast<std::size_t>(point_of_[i])] += values[i];
-    for (std::size_t p = 0; p < n_points; ++p)
-      sum[p] = n[p] > 0 ? sum[p] / static_cast<double>(n[p]) : k_nan;
-    write_all(root, std::string("points/") + name, H5T_NATIVE_DOUBLE, sum.data(), path_);
-  }
+  for (std::int64_t p = 0; p < n_points_; ++p)
+    write_point(p);
   set_number_attr<double>(root, "end_time_unix", H5T_NATIVE_DOUBLE, unix_now(), path_);
   const std::int64_t complete = n_done() == n_samples() ? 1 : 0;
   set_number_attr<std::int64_t>(root, "complete", H5T_NATIVE_INT64, complete, path_);
@@ -574,6 +594,8 @@ std::vector<std::int64_t> ResultsFile::merge_from(const ResultsFile& other) {
   for (const std::size_t i : take) {
     done_[i] = 1;
     accuracy_[i] = other.accuracy_[i];
+    for (std::size_t k = 0; k < perf_.size(); ++k)
+      perf_[k][i] = other.perf_[k][i];
   }
   if (!has_baseline() && other.has_baseline()) {
     const hid_t o = other.file_.get();

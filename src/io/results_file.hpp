@@ -65,6 +65,10 @@ class ResultsFile final : public experiment::ResultSink {
   ResultsFile() = default;
   void load_state();
   void flush();
+  // Rewrites point `p`'s row of /points (n, accuracy statistics, performance means) from its
+  // finished samples. Called after every sample, so a reader of a running or killed study sees
+  // statistics that match the samples marked done (at most the last one missing).
+  void write_point(std::int64_t p);
 
   std::string path_;
   h5::Handle file_;
@@ -77,6 +81,8 @@ class ResultsFile final : public experiment::ResultSink {
   std::vector<std::uint8_t> done_;
   std::vector<double> accuracy_;
   std::vector<std::int64_t> point_of_;
+  std::vector<std::vector<std::int64_t>> samples_of_point_;  // sample indices, ascending
+  std::vector<std::vector<double>> perf_;                    // [k_perf_columns][sample]
 };
 
 // A table of the per-point summary of a results file (markdown), for the terminal.

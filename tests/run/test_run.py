@@ -141,7 +141,23 @@ def test_kill_after_k_samples_then_resume(setup):
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     with h5py.File(out, "r") as f:  # readable after the crash, with exactly the 5 samples
         assert f.attrs["complete"] == 0
-        assert f["samples/done"][()].sum() == 5
+        done = f["samples/done"][()].astype(bool)
+        assert done.sum() == 5
+        # /points is kept up to date sample by sample, so a killed (or still running) study's
+        # summary describes exactly its finished samples.
+        point, acc = f["samples/point"][()], f["samples/accuracy"][()]
+        energy = f["samples/energy_per_image_uJ_mean"][()]
+        pts = f["points"]
+        assert pts["n"][()].sum() == 5
+        for p in range(len(pts["index"])):
+            v = acc[done & (point == p)]
+            assert pts["n"][p] == len(v)
+            if len(v):
+                assert pts["accuracy_mean"][p] == v.mean()
+                assert np.isclose(pts["energy_per_image_uJ_mean"][p],
+                                  energy[done & (point == p)].mean(), rtol=1e-12)
+            else:
+                assert np.isnan(pts["accuracy_mean"][p])
     proc = aimc_run(exp, out, "--threads", "2", "--resume")
     assert proc.returncode == 0, proc.stderr
     assert "resuming: 5 already done" in proc.stderr
