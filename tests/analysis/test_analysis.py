@@ -12,14 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: aimc_test_env
+from aimc_test_env import AIMC, DATA, MODELS, REPO, need  # noqa: E402
+
 ANALYSIS = REPO / "analysis"
 sys.path.insert(0, str(ANALYSIS))
 from aimc_results import ResultsFormatError, load  # noqa: E402
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
-DATA = Path(os.environ.get("AIMC_TEST_DATA", REPO / "data"))
 
 # 3 times x 2 compensation modes = 6 points, x 3 chips = 18 samples (3 work units).
 EXPERIMENT = """\
@@ -42,14 +41,6 @@ chip.drift.compensation = none, global
 """
 # Student's t quantile t(0.975) with 2 degrees of freedom (3 chips), in closed form for df = 2.
 T975_DF2 = (2 * 0.975 - 1) / np.sqrt(2 * 0.975 * 0.025)  # 4.3026527297...
-
-
-def need(path):
-    if not Path(path).exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")

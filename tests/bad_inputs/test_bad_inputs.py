@@ -10,10 +10,10 @@ Runs through ctest (AIMC_BIN, AIMC_TEST_MODELS, AIMC_TEST_DATA). scripts/sanitiz
 with the ASan+UBSan binary, so "no sanitizer report" is checked there too.
 """
 
-import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, List
@@ -22,10 +22,8 @@ import h5py
 import numpy as np
 import pytest
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
-DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: aimc_test_env
+from aimc_test_env import AIMC, DATA, MODELS, REPO, need  # noqa: E402
 CHIP = REPO / "configs" / "chips" / "hermes64.ini"
 
 # Output that must never appear, whatever the input.
@@ -48,15 +46,6 @@ images = 8
 [chip]
 calibration.images = 8
 {tail}"""
-
-
-def need(path):
-    """Skips loudly when a prerequisite is absent; fails instead when AIMC_REQUIRE_DATA=1."""
-    if not Path(path).exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 class Ctx:

@@ -1,28 +1,18 @@
 """Bad input to the aimc CLI: every case must end in exactly one clear error line on stderr
 (naming the file and the tensor, attribute or option), a non-zero exit, and no traceback."""
 
-import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
-DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
-
-
-def need(path):
-    """Skips loudly when a prerequisite is absent; fails instead when AIMC_REQUIRE_DATA=1."""
-    if not Path(path).exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: aimc_test_env
+from aimc_test_env import AIMC, DATA, MODELS, need  # noqa: E402
 
 
 @pytest.fixture

@@ -2,15 +2,15 @@
 (totals add up, replication of the bottleneck), and one-line errors for bad input."""
 
 import json
-import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: aimc_test_env
+from aimc_test_env import AIMC, MODELS, need  # noqa: E402
 ROOT = Path(__file__).resolve().parents[2]
 HERMES = ROOT / "configs" / "chips" / "hermes64.ini"
 
@@ -32,13 +32,7 @@ def perf(*args):
 
 
 def need_model(name):
-    path = MODELS / f"{name}.h5"
-    if not path.exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
+    return need(MODELS / f"{name}.h5")
 
 
 def test_peak_json_matches_the_paper_within_2_percent():

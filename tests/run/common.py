@@ -1,27 +1,16 @@
-"""What the aimc run tests share: where the binary, models and data are, the loud skip, and the
+"""What the aimc run tests share: tests/aimc_test_env.py's paths and loud skip, and the
 dataset-by-dataset comparison of two results files."""
 
-import os
+import sys
 from pathlib import Path
 
 import h5py
 import numpy as np
-import pytest
 
-AIMC = os.environ.get("AIMC_BIN", "")
-MPIEXEC = os.environ.get("AIMC_MPIEXEC", "mpiexec")
-MODELS = Path(os.environ.get("AIMC_TEST_MODELS", ""))
-DATA = Path(os.environ.get("AIMC_TEST_DATA", Path(__file__).resolve().parents[2] / "data"))
-REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: aimc_test_env
+from aimc_test_env import AIMC, DATA, MODELS, MPIEXEC, REPO, need  # noqa: E402
 
-
-def need(path):
-    """Skips loudly when a prerequisite is absent; fails instead when AIMC_REQUIRE_DATA=1."""
-    if not Path(path).exists():
-        message = f"DATA MISSING: {path} (run scripts/fetch_data.sh and the import_models test)"
-        if os.environ.get("AIMC_REQUIRE_DATA") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+__all__ = ["AIMC", "DATA", "MODELS", "MPIEXEC", "REPO", "need", "assert_same", "datasets"]
 
 
 def datasets(path):
