@@ -178,34 +178,41 @@ void AnalogChip::count_levels(const DenseLayer& layer, const float* x,
   const float levels = activity_->levels();
   if (layout.kind == InputLayout::Kind::padded_planes) {
     // Each crossbar row is one tap (c, ky, kx) and drives, for every output pixel (i, j), the
-    // input at (i + ky, j + kx) of plane c: the sum over the rows and pixels of an image is, per
-    // plane and tap, a rectangle sum of the plane's levels. A summed-area table gives each in
-    // four lookups, so the count costs one pass over the input, not one per tap.
+    // input at (i + ky, j + kx) of plane c. Summed over taps and pixels, an input at (i, j) is
+    // therefore driven m_row(i) · m_col(j) times, where m_row(i) counts the ky with
+    // ky <= i < ky + out_h (and m_col likewise): the count is one weighted pass over the input.
+    // The pass accumulates m_row-weighted columns (element-wise over j, so it vectorises) as
+    // integer-valued floats below 2^24 (levels · kernel · height): exact, so the count does not
+    // depend on the order of the additions.
     const std::int64_t h = layout.height;
     const std::int64_t w = layout.width;
-    thread_local std::vector<std::int64_t> sat;
-    sat.assign(static_cast<std::size_t>((h + 1) * (w + 1)), 0);
+    thread_local std::vector<float> m_row;
+    thread_local std::vector<std::int64_t> m_col;
+    thread_local std::vector<float> columns;
+    m_row.assign(static_cast<std::size_t>(h), 0.0F);
+    m_col.assign(static_cast<std::size_t>(w), 0);
+    for (int k = 0; k < layout.kernel; ++k) {
+      for (std::int64_t i = k; i < k + layout.out_h; ++i)
+        m_row[static_cast<std::size_t>(i)] += 1.0F;
+      for (std::int64_t j = k; j < k + layout.out_w; ++j)
+        ++m_col[static_cast<std::size_t>(j)];
+    }
     std::vector<std::int64_t> per_image(static_cast<std::size_t>(layout.images), 0);
     for (int c = 0; c < layout.channels; ++c) {
       for (int img = 0; img < layout.images; ++img) {
         const float* plane = x + (std::int64_t{c} * layout.images + img) * h * w;
+        columns.assign(static_cast<std::size_t>(w), 0.0F);
+        float* col = columns.data();
         for (std::int64_t i = 0; i < h; ++i) {
-          std::int64_t row = 0;
-          for (std::int64_t j = 0; j < w; ++j) {
-            row += static_cast<std::int64_t>(level_of(plane[i * w + j], levels));
-            sat[(i + 1) * (w + 1) + j + 1] = sat[i * (w + 1) + j + 1] + row;
-          }
+          const float weight = m_row[static_cast<std::size_t>(i)];
+          if (weight == 0.0F) continue;
+          const float* row = plane + i * w;
+          for (std::int64_t j = 0; j < w; ++j)
+            col[j] += weight * level_of(row[j], levels);
         }
         std::int64_t sum = 0;
-        for (int ky = 0; ky < layout.kernel; ++ky)
-          for (int kx = 0; kx < layout.kernel; ++kx) {
-            const std::int64_t i0 = ky;
-            const std::int64_t i1 = ky + layout.out_h;
-            const std::int64_t j0 = kx;
-            const std::int64_t j1 = kx + layout.out_w;
-            sum += sat[i1 * (w + 1) + j1] - sat[i0 * (w + 1) + j1] - sat[i1 * (w + 1) + j0] +
-                   sat[i0 * (w + 1) + j0];
-          }
+        for (std::int64_t j = 0; j < w; ++j)
+          sum += m_col[static_cast<std::size_t>(j)] * static_cast<std::int64_t>(col[j]);
         per_image[static_cast<std::size_t>(img)] += sum;
       }
     }
