@@ -95,8 +95,8 @@ TEST_P(ChipPaths, ProgramCalibrateAndInfer) {
 INSTANTIATE_TEST_SUITE_P(ReadNoise, ChipPaths, ::testing::Values("per_mvm", "per_evaluation"));
 
 // The chip counts DAC activity two ways: element by element over packed im2col rows, and by
-// summed-area tables over the padded planes of a direct convolution (each input once per tap
-// that reads it). Forcing every convolution through im2col must give the same logits and the
+// one weighted pass over the padded planes of a direct convolution (each input weighted by the
+// number of taps that read it). Forcing every convolution through im2col must give the same logits and the
 // same counts for every image. Without noise: per-MVM noise is keyed by the rows of each GEMM
 // call, and the two paths cut a batch into calls differently.
 TEST(ChipPaths, DirectConvolutionAndIm2colCountTheSameActivity) {
