@@ -30,6 +30,10 @@ def table(paths: list[str]) -> pd.DataFrame:
     frames, axes = [], []
     for path in paths:
         r = load(path)
+        if not r.complete:
+            # A slice, or a run still going or stopped: the table is of what is done so far.
+            print(f"note: {path}: incomplete, {len(r.samples)} of {r.attrs.get('n_samples', '?')} "
+                  f"samples done", file=sys.stderr)
         pts = r.points
         axes += [a for a in r.axes if a not in axes]
         t = pd.DataFrame({"file": str(path), "model": r.model_name, **{a: pts[a] for a in r.axes}})

@@ -176,6 +176,9 @@ def test_summarize_csv_several_files(files):
     means = r.samples.groupby("point")["accuracy"].mean().to_numpy() * 100
     assert np.allclose(whole["mean_pct"], means, rtol=1e-5)
     assert (t[t["file"] == str(part)]["chips"] == 1).all()
+    # The slice is incomplete, and the user is told how far it got; the whole file is not.
+    assert f"note: {part}: incomplete, 6 of 18 samples done" in proc.stderr
+    assert str(path) + ":" not in proc.stderr
 
 
 def png_ok(path):
