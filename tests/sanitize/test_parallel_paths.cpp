@@ -96,9 +96,9 @@ INSTANTIATE_TEST_SUITE_P(ReadNoise, ChipPaths, ::testing::Values("per_mvm", "per
 
 // The chip counts DAC activity two ways: element by element over packed im2col rows, and by
 // one weighted pass over the padded planes of a direct convolution (each input weighted by the
-// number of taps that read it). Forcing every convolution through im2col must give the same logits and the
-// same counts for every image. Without noise: per-MVM noise is keyed by the rows of each GEMM
-// call, and the two paths cut a batch into calls differently.
+// number of taps that read it). Forcing every convolution through im2col must give the same logits
+// and the same counts for every image. Without noise: per-MVM noise is keyed by the rows of each
+// GEMM call, and the two paths cut a batch into calls differently.
 TEST(ChipPaths, DirectConvolutionAndIm2colCountTheSameActivity) {
   REQUIRE_DATA();
   const Data d = load();
