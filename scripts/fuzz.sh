@@ -9,6 +9,8 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET ...]
 # New inputs go to build-fuzz/corpus/<target>, crashes to build-fuzz/crashes/ (copy a crash into
 # the checked-in corpus once fixed, so the replay keeps it fixed).
+# AIMC_FUZZ_SEED fixes libFuzzer's random seed. scripts/test.sh sets it for CI, so that a CI result
+# can be rerun; long local runs leave it unset and explore new paths each time.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
@@ -40,7 +42,9 @@ for t in "${TARGETS[@]}"; do
   # -timeout: an input that takes this long is a hang (a bug); -max_len keeps inputs small enough
   # that one run stays in milliseconds.
   echo "fuzz: $t: fuzzing for $TIME s"
-  "build-fuzz/$t" "$work" "$seeds" -max_total_time="$TIME" -timeout=20 -max_len=8192 \
+  seed_arg=()
+  [[ -n ${AIMC_FUZZ_SEED:-} ]] && seed_arg=(-seed="$AIMC_FUZZ_SEED")
+  "build-fuzz/$t" "$work" "$seeds" "${seed_arg[@]}" -max_total_time="$TIME" -timeout=20 -max_len=8192 \
     -rss_limit_mb=2048 -artifact_prefix="$REPO/build-fuzz/crashes/$t-" -print_final_stats=1 \
     >"build-fuzz/$t.log" 2>&1 ||
     { tail -n 60 "build-fuzz/$t.log"; echo "fuzz: $t: crash, see build-fuzz/crashes/" >&2; exit 1; }
