@@ -82,7 +82,7 @@ if [[ -z $ONLY || $ONLY == asan ]]; then
   step "asan: test_mpi_eval on 2 ranks"
   ASAN_OPTIONS=$MPI_ASAN_OPTIONS mpiexec -n 2 --oversubscribe --bind-to none \
     build-asan/tests/test_mpi_eval --gtest_brief=1 --gtest_filter='MpiEval.NoisyChip*'
-  # The battery's 64 aimc processes without the leak check: with the slow unwinder that the Open
+  # The battery's aimc processes (one per case) without the leak check: with the slow unwinder that the Open
   # MPI suppressions need, LeakSanitizer's own tracer crashed in 1 of 64 short-lived processes
   # here, and HDF5 1.10 leaks its buffers when a file cannot be created (disk full). Memory errors
   # and undefined behaviour still stop every process; the unit and MPI tests above check leaks.

@@ -152,11 +152,11 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
       "the same model as .npz: also time PyTorch (needs Debian's python3-torch)")(
       "data", po::value(&data_dir), "CIFAR-10 directory (default as for eval)")(
       "chip", po::value(&chip_path),
-      "also time one sampled chip of this configuration: programming, calibration, noisy "
-      "inference at 1 thread")("set", po::value(&overrides)->composing(),
-                               "override a chip configuration key: --set section.key=value "
-                               "(repeatable)")("images", po::value(&images)->default_value(images),
-                                               "test images per pass")(
+      "also time one sampled chip of this configuration: programming and calibration on 1 "
+      "thread, noisy inference on 1 and 2 threads against ideal")(
+      "set", po::value(&overrides)->composing(),
+      "override a chip configuration key: --set section.key=value "
+      "(repeatable)")("images", po::value(&images)->default_value(images), "test images per pass")(
       "reps", po::value(&reps)->default_value(reps), "passes; the best one counts")(
       "batch", po::value(&inference.batch_images)->default_value(inference.batch_images),
       "images per TBB task")("json", po::bool_switch()->default_value(false),
