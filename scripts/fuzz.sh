@@ -44,8 +44,8 @@ for t in "${TARGETS[@]}"; do
   echo "fuzz: $t: fuzzing for $TIME s"
   seed_arg=()
   [[ -n ${AIMC_FUZZ_SEED:-} ]] && seed_arg=(-seed="$AIMC_FUZZ_SEED")
-  "build-fuzz/$t" "$work" "$seeds" "${seed_arg[@]}" -max_total_time="$TIME" -timeout=20 -max_len=8192 \
-    -rss_limit_mb=2048 -artifact_prefix="$REPO/build-fuzz/crashes/$t-" -print_final_stats=1 \
+  "build-fuzz/$t" "$work" "$seeds" "${seed_arg[@]}" -max_total_time="$TIME" -timeout=20 \
+    -max_len=8192 -rss_limit_mb=2048 -artifact_prefix="$REPO/build-fuzz/crashes/$t-" -print_final_stats=1 \
     >"build-fuzz/$t.log" 2>&1 ||
     { tail -n 60 "build-fuzz/$t.log"; echo "fuzz: $t: crash, see build-fuzz/crashes/" >&2; exit 1; }
   grep -E "^stat::number_of_executed_units|^stat::new_units_added" "build-fuzz/$t.log" |
