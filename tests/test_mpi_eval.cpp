@@ -79,7 +79,7 @@ TEST(MpiEval, NoisyChipSplitOverRanksMatchesOneProcess) {
   const aimc::network::Network net(model, p);
   aimc::network::AnalogChip chip(net, params, model.name, 11, 2);
   chip.calibrate(aimc::io::read_cifar10_train(data, 16));
-  chip.set_time(86400.0, 1);
+  chip.set_time(86400.0);
 
   std::vector<float> split_logits;
   const auto r = aimc::experiment::evaluate(net, chip, images, *g_mpi, &split_logits);

@@ -215,7 +215,7 @@ TEST(PerfModel, ConfigRoundTripsAndIdealChipHasTheDefaults) {
   EXPECT_EQ(chip.perf.read_mode, ReadMode::one_phase);
   EXPECT_DOUBLE_EQ(chip.perf.chip_area_mm2, 40.25);
   // The resolved text names every [perf] key and reads back to the same values.
-  const std::string text = aimc::io::chip_config_text(chip);
+  const std::string text = aimc::hardware::chip_text(chip);
   EXPECT_NE(text.find("[perf]"), std::string::npos);
   EXPECT_NE(text.find("mesh_bandwidth_GBps_per_core = 8"), std::string::npos);
   const PerfParams defaults;

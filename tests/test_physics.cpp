@@ -243,13 +243,13 @@ TEST(DeviceParams, ValidationNamesTheKey) {
     return validation_error(p);
   };
   EXPECT_EQ(with([](DeviceParams& p) { p.devices_per_polarity = 3; }),
-            "device.devices_per_polarity = 3, expected 1 or 2");
+            "device.devices_per_polarity = 3, expected an integer in [1, 2]");
   EXPECT_EQ(with([](DeviceParams& p) { p.devices_per_polarity = 0; }),
-            "device.devices_per_polarity = 0, expected 1 or 2");
+            "device.devices_per_polarity = 0, expected an integer in [1, 2]");
   EXPECT_EQ(with([](DeviceParams& p) { p.g_max_uS = -1.0; }),
-            "device.g_max_uS = -1, expected a positive number");
+            "device.g_max_uS = -1, expected a number > 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.g_max_uS = std::nan(""); }),
-            "device.g_max_uS = nan, expected a positive number");
+            "device.g_max_uS = nan, expected a number > 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.g_max_uS = 25.0; }),
             "device.g_max_uS = 25, expected a positive number <= 20.7 (hermes is characterised up "
             "to there with 2 device(s) per polarity)");
@@ -260,22 +260,22 @@ TEST(DeviceParams, ValidationNamesTheKey) {
             "device.g_max_uS = 20.7, expected a positive number <= 10.35 (hermes is characterised "
             "up to there with 1 device(s) per polarity)");
   EXPECT_EQ(with([](DeviceParams& p) { p.t0_s = 0.0; }),
-            "device.t0_s = 0, expected a positive number of seconds");
+            "device.t0_s = 0, expected a number > 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.t_read_s = -1e-9; }),
-            "device.t_read_s = -1e-09, expected a positive number of seconds");
+            "device.t_read_s = -1e-09, expected a number > 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.t0_s = 1e-7; }),
             "device.t0_s = 1e-07, expected at least device.t_read_s = 5.12e-07 seconds");
   EXPECT_EQ(with([](DeviceParams& p) { p.prog_noise_scale = -1.0; }),
-            "device.prog_noise_scale = -1, expected a non-negative number");
+            "device.prog_noise_scale = -1, expected a number >= 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.drift_nu_mean_scale = -0.5; }),
-            "device.drift_nu_mean_scale = -0.5, expected a non-negative number");
+            "device.drift_nu_mean_scale = -0.5, expected a number >= 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.drift_nu_std_scale = std::nan(""); }),
-            "device.drift_nu_std_scale = nan, expected a non-negative number");
+            "device.drift_nu_std_scale = nan, expected a number >= 0");
   EXPECT_EQ(
       with([](DeviceParams& p) { p.read_noise_scale = std::numeric_limits<double>::infinity(); }),
-      "device.read_noise_scale = inf, expected a non-negative number");
+      "device.read_noise_scale = inf, expected a number >= 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.kind = static_cast<DeviceKind>(7); }),
-            "device.kind = 7, expected hermes or pcm");
+            "device.kind = 7, expected one of: hermes, pcm");
   // pcm has no characterised upper bound in aihwkit; 0 scales are valid (source off).
   EXPECT_EQ(with([](DeviceParams& p) {
               p.kind = DeviceKind::pcm;

@@ -25,7 +25,7 @@ TEST(RandomStream, EveryKeyFieldChangesTheStream) {
   const StreamKey base{42, 3, 7, 11, Purpose::programming};
   std::vector<StreamKey> variants(5, base);
   variants[0].seed = 43;
-  variants[1].sweep_point = 4;
+  variants[1].occasion = 4;
   variants[2].chip = 8;
   variants[3].tile = 12;
   variants[4].purpose = Purpose::read_noise;
@@ -65,7 +65,7 @@ TEST(RandomStream, FillWordsIsRandom123Philox4x64BitForBit) {
       s.fill_words(std::span(got).subspan(n));  // and the stream goes on after a bulk fill
       for (std::size_t i = 0; i < got.size(); ++i) {
         const std::size_t word = skip + i;
-        const r123::Philox4x64::ctr_type c{{key.sweep_point, key.chip, 3 + word / 4, 0}};
+        const r123::Philox4x64::ctr_type c{{key.occasion, key.chip, 3 + word / 4, 0}};
         ASSERT_EQ(got[i], engine(c, k).v[word % 4])
             << "skip " << skip << ", n " << n << ", i " << i;
       }

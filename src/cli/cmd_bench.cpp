@@ -239,7 +239,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
     t0 = Clock::now();
     chip.calibrate(calibration);
     const double calibrate_s = seconds_since(t0);
-    chip.set_time(3600.0, 0);
+    chip.set_time(3600.0);
     one.reset();
     j.add("full_chip_program_s", full_program_s)
         .add("full_chip_program_cpu_s", full_program_cpu_s)

@@ -95,7 +95,7 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
   if (on_chip) {
     chip = std::make_unique<network::AnalogChip>(net, chip_params, model.name, seed, chip_index);
     chip->calibrate(io::read_cifar10_train(data_dir, chip_params.calibration_images));
-    chip->set_time(t_inference, 0);
+    chip->set_time(t_inference);
   } else {
     backend = std::make_unique<network::IdealBackend>();
   }

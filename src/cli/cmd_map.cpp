@@ -4,6 +4,7 @@
 #include "hardware/mapping.hpp"
 #include "io/chip_config.hpp"
 #include "io/model_file.hpp"
+#include "network/analog_chip.hpp"
 #include "network/network.hpp"
 #include "util/error.hpp"
 
@@ -28,11 +29,9 @@ int cmd_map(const std::vector<std::string>& args, const experiment::MpiSession& 
   network::InferenceParams inference;
   inference.fold_batchnorm = false;
   const network::Network net(model, inference);
-  std::vector<hardware::LayerShape> shapes;
-  for (const auto& d : net.dense_layers())
-    shapes.push_back(
-        {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
-  const hardware::Mapping mapping = hardware::map_layers(model.name, shapes, params.mapping);
+  // The layers the chip itself maps (mapping.last_layer = digital leaves the last one out).
+  const hardware::Mapping mapping =
+      hardware::map_layers(model.name, network::mapped_layers(net, params), params.mapping);
   if (mpi.is_root()) std::cout << (vm["json"].as<bool>() ? mapping.json() + "\n" : mapping.table());
   return 0;
 }

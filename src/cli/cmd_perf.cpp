@@ -16,6 +16,7 @@
 #include "hardware/perf_model.hpp"
 #include "io/chip_config.hpp"
 #include "io/model_file.hpp"
+#include "network/analog_chip.hpp"
 #include "network/network.hpp"
 #include "network/perf_work.hpp"
 #include "util/error.hpp"
@@ -231,12 +232,7 @@ int cmd_perf(const std::vector<std::string>& args, const experiment::MpiSession&
   network::InferenceParams inference;
   inference.fold_batchnorm = false;  // BatchNorm is the local digital unit's affine on the chip
   const network::Network net(model, inference);
-  std::vector<hardware::LayerShape> shapes;
-  for (const auto& d : net.dense_layers())
-    shapes.push_back(
-        {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
-  // As AnalogChip does: the global digital unit can run the final linear layer.
-  if (params.digital_last_layer) shapes.pop_back();
+  const std::vector<hardware::LayerShape> shapes = network::mapped_layers(net, params);
   const hardware::Mapping mapping = hardware::map_layers(model.name, shapes, params.mapping);
   const hardware::PerfModel perf(params.perf, mapping,
                                  network::layer_work(model, net, shapes.size()),

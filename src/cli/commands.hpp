@@ -19,6 +19,7 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
 int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 int cmd_merge(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 int cmd_perf(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
+int cmd_keys(const std::vector<std::string>& args, const experiment::MpiSession& mpi);
 
 // Parses `args` against `options` (and positionals), turning Boost's exceptions into aimc::Error
 // lines that name the subcommand. Returns false if --help was given (help already printed).

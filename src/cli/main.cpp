@@ -29,6 +29,7 @@ Commands:
   perf     throughput and energy of a model on the chip, or the chip's peak (--peak)
   import   convert a PyTorch state_dict (.npz/.pt) into an aimc model file (.h5)
   bench    measure GEMM peak, aimc inference speed, and the ratio to PyTorch
+  keys     every chip configuration key: type, default, unit, range, phases, meaning
 
 Run 'aimc <command> --help' for a command's options. 'aimc --version' prints the version.
 Runs under mpiexec as well: ranks split the work, results do not depend on the layout.
@@ -54,6 +55,7 @@ int run_command(const aimc::experiment::MpiSession& mpi, int argc, char** argv) 
     if (command == "perf") return aimc::cli::cmd_perf(args, mpi);
     if (command == "run") return aimc::cli::cmd_run(args, mpi);
     if (command == "merge") return aimc::cli::cmd_merge(args, mpi);
+    if (command == "keys") return aimc::cli::cmd_keys(args, mpi);
     throw aimc::Error("unknown command '" + command +
                       "', expected one of: run, merge, eval, import, map, bench, perf "
                       "(see 'aimc --help')");

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "util/error.hpp"
+#include "util/hash.hpp"
 #include "util/rng.hpp"
 
 namespace aimc::experiment {
@@ -30,16 +31,6 @@ void ExperimentParams::validate() const {
   data.validate();
   for (const SweepAxis& a : sweep)
     if (a.values.empty()) throw Error("sweep." + a.key + " is empty, expected a list of values");
-}
-
-const std::vector<std::string>& read_time_chip_keys() {
-  // Compensation, read-noise mode and scale, and output noise act in AnalogChip::set_time and
-  // matmul, after programming; everything else (device model, programming, converters, mapping,
-  // faults, calibration) shapes the programmed state or its calibration.
-  static const std::vector<std::string> keys = {"drift.compensation", "noise.read_noise_mode",
-                                                "noise.output_noise_fraction",
-                                                "device.read_noise_scale"};
-  return keys;
 }
 
 std::vector<int> Plan::group_points(int g) const {
@@ -82,11 +73,7 @@ network::ImageSet select_images(const network::ImageSet& all, const DataParams& 
 }
 
 std::string fnv1a_hex(const std::string& text) {
-  std::uint64_t h = 0xcbf29ce484222325ULL;
-  for (const char c : text) {
-    h ^= static_cast<unsigned char>(c);
-    h *= 0x100000001b3ULL;
-  }
+  const std::uint64_t h = fnv1a(text);
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;

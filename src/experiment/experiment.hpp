@@ -42,16 +42,11 @@ struct ExperimentParams {
   void validate() const;
 };
 
-// The chip configuration keys that only change how a programmed chip is read, not how it was
-// programmed. Sweep points that differ only in these (and in t_inference) reuse the same
-// programmed chip instance, with fresh read noise for each point: docs/experiments.md.
-const std::vector<std::string>& read_time_chip_keys();
-
 // One point of the Cartesian product of the sweep axes, fully resolved.
 struct SweepPoint {
   std::vector<std::string> values;  // one per axis, as written
   hardware::ChipParams chip;
-  std::string chip_text;  // the resolved chip configuration (io::chip_config_text)
+  std::string chip_text;  // the resolved chip configuration (hardware::chip_text)
   double t_inference_s = 0.0;
   int program_group = 0;  // points with equal programming share the programmed chip
 };

@@ -124,24 +124,6 @@ std::vector<std::int64_t> receive(const MPI_Status& st) {
   return b;
 }
 
-// The lines of a chip configuration text that its calibration depends on: the mapping, the
-// converters and the calibration settings (AnalogChip::Calibration), not the device or the noise.
-std::string calibration_key(const std::string& chip_text) {
-  std::string key;
-  bool keep = false;
-  std::size_t pos = 0;
-  while (pos < chip_text.size()) {
-    std::size_t end = chip_text.find('\n', pos);
-    if (end == std::string::npos) end = chip_text.size();
-    const std::string line = chip_text.substr(pos, end - pos);
-    if (!line.empty() && line.front() == '[')
-      keep = line == "[mapping]" || line == "[converters]" || line == "[calibration]";
-    if (keep) key += line + "\n";
-    pos = end + 1;
-  }
-  return key;
-}
-
 // What every rank needs to compute units: the network, the images, and its calibration cache.
 class UnitRunner {
  public:
@@ -168,10 +150,10 @@ class UnitRunner {
       if (!chip || *programmed_as != sp.chip_text) {
         chip = std::make_unique<network::AnalogChip>(net_, sp.chip, model_.name, plan_.params.seed,
                                                      static_cast<std::uint64_t>(chip_index));
-        calibrate(*chip, sp.chip_text);
+        calibrate(*chip);
         programmed_as = &sp.chip_text;
       }
-      chip->set_time(sp.t_inference_s, static_cast<std::uint64_t>(p));
+      chip->set_time(sp.t_inference_s);
       const network::InputActivity activity(net_, images_.size(), sp.chip.converters.dac_bits);
       chip->set_input_activity(&activity);
       const EvalResult r = evaluate_local(net_, *chip, images_, hook);
@@ -196,7 +178,7 @@ class UnitRunner {
                        const network::InputActivity& activity,
                        const hardware::ChipParams& params) const {
     const std::size_t dense = net_.dense_layers().size();
-    const std::size_t mapped = dense - (params.digital_last_layer ? 1 : 0);
+    const std::size_t mapped = chip.mapping().layers.size();
     const hardware::PerfModel perf(params.perf, chip.mapping(),
                                    network::layer_work(model_, net_, mapped));
     const int n = images_.size();
@@ -250,10 +232,11 @@ class UnitRunner {
     return p;
   }
 
-  // The converter ranges depend on the network, mapping and converters only, never on the chip's
-  // random draws, so each rank computes each distinct calibration once.
-  void calibrate(network::AnalogChip& chip, const std::string& chip_text) {
-    const std::string key = calibration_key(chip_text);
+  // The converter ranges depend on the network and the calibration keys only (the schema's
+  // phase_calibrate), never on the chip's random draws, so each rank computes each distinct
+  // calibration once; apply() checks that the key matches.
+  void calibrate(network::AnalogChip& chip) {
+    const std::string key = chip.calibration_key();
     const auto it = calibrations_.find(key);
     if (it != calibrations_.end()) {
       chip.apply(it->second);

@@ -32,18 +32,12 @@ const std::pair<WeightScaling, const char*> k_scalings[] = {
     {WeightScaling::per_column, "per_column"}, {WeightScaling::per_core, "per_core"}};
 const std::pair<ProgrammingMethod, const char*> k_methods[] = {
     {ProgrammingMethod::one_shot, "one_shot"}, {ProgrammingMethod::iterative, "iterative"}};
+const std::pair<LastLayer, const char*> k_last_layers[] = {{LastLayer::analog, "analog"},
+                                                          {LastLayer::digital, "digital"}};
 const std::pair<DriftCompensation, const char*> k_compensations[] = {
     {DriftCompensation::none, "none"},
     {DriftCompensation::global, "global"},
     {DriftCompensation::per_column, "per_column"}};
-
-void require(bool ok, const std::string& key, double value, const std::string& expected) {
-  if (!ok) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%g", value);
-    throw Error(key + " = " + buf + ", expected " + expected);
-  }
-}
 
 }  // namespace
 
@@ -71,50 +65,93 @@ const char* name_of(WeightScaling m) {
 const char* name_of(DriftCompensation m) {
   return reverse(m, k_compensations);
 }
-
-void ConverterParams::validate() const {
-  require(dac_bits >= 0 && dac_bits <= 24, "converters.dac_bits", dac_bits,
-          "an integer in [0, 24] (0: exact)");
-  require(adc_bits >= 0 && adc_bits <= 24, "converters.adc_bits", adc_bits,
-          "an integer in [0, 24] (0: exact)");
-  require(dac_percentile > 0 && dac_percentile <= 100, "converters.dac_percentile", dac_percentile,
-          "a percentile in (0, 100]");
-  require(adc_percentile > 0 && adc_percentile <= 100, "converters.adc_percentile", adc_percentile,
-          "a percentile in (0, 100]");
-  require(adc_range_margin > 0 && std::isfinite(adc_range_margin), "converters.adc_range_margin",
-          adc_range_margin, "a positive number");
-  for (const auto& [key, v] : {std::pair{"converters.adc_gain_sigma", adc_gain_sigma},
-                               {"converters.adc_offset_sigma", adc_offset_sigma},
-                               {"converters.adc_residual_gain_sigma", adc_residual_gain_sigma},
-                               {"converters.adc_residual_offset_sigma", adc_residual_offset_sigma}})
-    require(v >= 0 && v <= 1, key, v, "a spread in [0, 1]");
+const char* name_of(LastLayer m) {
+  return reverse(m, k_last_layers);
 }
 
-void ProgrammingParams::validate() const {
-  require(max_iterations >= 1 && max_iterations <= 1000, "programming.max_iterations",
-          max_iterations, "an integer in [1, 1000]");
-  require(tolerance_counts > 0 && std::isfinite(tolerance_counts), "programming.tolerance_counts",
-          tolerance_counts, "a positive number of ADC counts");
+const KeyTable<ChipParams>& chip_keys() {
+  using P = ChipParams;
+  static const KeyTable<P> keys = [] {
+    constexpr Phases program = phase_program;
+    constexpr Phases calibrate = phase_calibrate;
+    constexpr Phases read = phase_read;
+    KeyTable<P> k;
+    lift_into(k, physics::device_keys(), AIMC_MEMBER(device));
+    lift_into(k, mapping_keys(), AIMC_MEMBER(mapping));
+    k.push_back(enum_key<P>("mapping.last_layer", AIMC_MEMBER(last_layer),
+                            {LastLayer::analog, LastLayer::digital}, name_of,
+                            program | calibrate | phase_perf,
+                            "final layer on a core, or exact on the global digital unit"));
+    // The chip: 8-bit pulse-width DAC and CCO ADC (Le Gallo 2023; Khaddam-Aljameh, JSSC 2022).
+    // dac_bits reaches the activity count of the energy model too; adc_bits sets the verify
+    // read's resolution of iterative programming.
+    k.push_back(int_key<P>("converters.dac_bits", AIMC_MEMBER(converters.dac_bits), 0, 24, "bits",
+                           calibrate | read | phase_perf, "input DAC resolution (0: exact)"));
+    k.push_back(real_key<P>("converters.dac_percentile", AIMC_MEMBER(converters.dac_percentile),
+                            above_up_to(0, 100), "%", calibrate,
+                            "per-layer input range: this percentile of |x| on calibration images"));
+    k.push_back(int_key<P>("converters.adc_bits", AIMC_MEMBER(converters.adc_bits), 0, 24, "bits",
+                           program | read, "output ADC resolution (0: exact)"));
+    k.push_back(real_key<P>("converters.adc_percentile", AIMC_MEMBER(converters.adc_percentile),
+                            above_up_to(0, 100), "%", calibrate,
+                            "per-tile output range: this percentile of |MVM output|"));
+    k.push_back(real_key<P>("converters.adc_range_margin",
+                            AIMC_MEMBER(converters.adc_range_margin), above(0), "", calibrate,
+                            "factor on the calibrated ADC range"));
+    k.push_back(real_key<P>("converters.adc_gain_sigma", AIMC_MEMBER(converters.adc_gain_sigma),
+                            between(0, 1), "", program,
+                            "per-column ADC gain spread before calibration, sampled per chip"));
+    k.push_back(real_key<P>("converters.adc_offset_sigma",
+                            AIMC_MEMBER(converters.adc_offset_sigma), between(0, 1), "range",
+                            program, "per-column ADC offset spread before calibration"));
+    k.push_back(bool_key<P>("converters.adc_calibration", AIMC_MEMBER(converters.adc_calibration),
+                            program, "ADC mismatch calibrated away down to the residual spreads"));
+    k.push_back(real_key<P>("converters.adc_residual_gain_sigma",
+                            AIMC_MEMBER(converters.adc_residual_gain_sigma), between(0, 1), "",
+                            program, "gain spread left after ADC calibration (JSSC 2022: ~0.07)"));
+    k.push_back(real_key<P>("converters.adc_residual_offset_sigma",
+                            AIMC_MEMBER(converters.adc_residual_offset_sigma), between(0, 1),
+                            "range", program, "offset spread left after ADC calibration"));
+    k.push_back(enum_key<P>("noise.read_noise_mode", AIMC_MEMBER(read_noise_mode),
+                            {ReadNoiseMode::per_evaluation, ReadNoiseMode::per_mvm}, name_of, read,
+                            "read noise drawn per device per evaluation, or fresh on every MVM"));
+    k.push_back(real_key<P>("noise.output_noise_fraction", AIMC_MEMBER(output_noise_fraction),
+                            at_least(0), "range", read,
+                            "Gaussian noise at the ADC input, per MVM, times the ADC range"));
+    k.push_back(enum_key<P>("programming.weight_scaling", AIMC_MEMBER(programming.weight_scaling),
+                            {WeightScaling::per_column, WeightScaling::per_core}, name_of,
+                            program | calibrate, "weights sharing one max |w| -> g_max scale"));
+    k.push_back(enum_key<P>("programming.method", AIMC_MEMBER(programming.method),
+                            {ProgrammingMethod::one_shot, ProgrammingMethod::iterative}, name_of,
+                            program, "one-shot, or program-and-verify as on the chip"));
+    k.push_back(int_key<P>("programming.max_iterations", AIMC_MEMBER(programming.max_iterations),
+                           1, 1000, "", program, "program-and-verify iterations (Methods: 30)"));
+    k.push_back(real_key<P>("programming.tolerance_counts",
+                            AIMC_MEMBER(programming.tolerance_counts), above(0), "ADC counts",
+                            program, "program-and-verify margin (Methods: 5 counts)"));
+    k.push_back(real_key<P>("faults.stuck_fraction", AIMC_MEMBER(faults.stuck_fraction),
+                            between(0, 1), "", program, "share of devices stuck, sampled per chip"));
+    k.push_back(real_key<P>("faults.stuck_at_gmax_share", AIMC_MEMBER(faults.stuck_at_gmax_share),
+                            between(0, 1), "", program, "of the stuck devices, the share at g_max"));
+    k.push_back(enum_key<P>("drift.compensation", AIMC_MEMBER(drift_compensation),
+                            {DriftCompensation::none, DriftCompensation::global,
+                             DriftCompensation::per_column},
+                            name_of, read, "drift compensation from a reference readout"));
+    k.push_back(int_key<P>("calibration.images", AIMC_MEMBER(calibration_images), 1, 50000, "",
+                           calibrate, "training images that calibrate the DAC and ADC ranges"));
+    lift_into(k, perf_keys(), AIMC_MEMBER(perf));
+    return k;
+  }();
+  return keys;
 }
 
-void FaultParams::validate() const {
-  require(stuck_fraction >= 0 && stuck_fraction <= 1, "faults.stuck_fraction", stuck_fraction,
-          "a fraction in [0, 1]");
-  require(stuck_at_gmax_share >= 0 && stuck_at_gmax_share <= 1, "faults.stuck_at_gmax_share",
-          stuck_at_gmax_share, "a fraction in [0, 1]");
+std::string chip_text(const ChipParams& p, Phases phases) {
+  return canonical_text(chip_keys(), p, phases);
 }
 
 void ChipParams::validate() const {
-  device.validate();
-  mapping.validate();
-  converters.validate();
-  programming.validate();
-  faults.validate();
-  perf.validate();
-  require(output_noise_fraction >= 0 && std::isfinite(output_noise_fraction),
-          "noise.output_noise_fraction", output_noise_fraction, "a non-negative number");
-  require(calibration_images >= 1 && calibration_images <= 50000, "calibration.images",
-          calibration_images, "an integer in [1, 50000]");
+  check_ranges(chip_keys(), *this);
+  device.validate();  // and the device model's constraints between keys
 }
 
 }  // namespace aimc::hardware

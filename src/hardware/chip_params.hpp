@@ -24,6 +24,9 @@ enum class DriftCompensation { none, global, per_column };
 // device until its read-back conductance is within a tolerance of the target (Le Gallo et al.
 // 2023, Methods: at most 30 iterations, a 5-ADC-count margin).
 enum class ProgrammingMethod { one_shot, iterative };
+// Where the network's final layer runs: on a core like the others, or exactly on the global
+// digital unit.
+enum class LastLayer { analog, digital };
 
 bool read_noise_mode_from_name(const std::string& s, ReadNoiseMode& out);
 bool weight_scaling_from_name(const std::string& s, WeightScaling& out);
@@ -33,6 +36,7 @@ const char* name_of(ReadNoiseMode m);
 const char* name_of(WeightScaling m);
 const char* name_of(DriftCompensation m);
 const char* name_of(ProgrammingMethod m);
+const char* name_of(LastLayer m);
 
 struct ConverterParams {
   // Signed pulse-width-modulated inputs: 8 bits on the chip (Le Gallo et al. 2023; HERMES core,
@@ -61,7 +65,6 @@ struct ConverterParams {
   double effective_offset_sigma() const {
     return adc_calibration ? adc_residual_offset_sigma : adc_offset_sigma;
   }
-  void validate() const;
 };
 
 struct ProgrammingParams {
@@ -69,7 +72,6 @@ struct ProgrammingParams {
   int max_iterations = 30;        // Le Gallo et al. 2023, Methods
   double tolerance_counts = 5.0;  // margin in ADC counts (Le Gallo et al. 2023, Methods)
   WeightScaling weight_scaling = WeightScaling::per_column;
-  void validate() const;
 };
 
 // Device yield: a fraction of unit-cell devices stuck, at 0 or at g_max, sampled once per chip.
@@ -77,7 +79,6 @@ struct ProgrammingParams {
 struct FaultParams {
   double stuck_fraction = 0.0;
   double stuck_at_gmax_share = 0.5;  // of the stuck devices, the share stuck at g_max
-  void validate() const;
 };
 
 struct ChipParams {
@@ -89,8 +90,7 @@ struct ChipParams {
   double output_noise_fraction = 0.0;
   ProgrammingParams programming;
   FaultParams faults;
-  // The final linear layer on the global digital unit (exact) instead of a core.
-  bool digital_last_layer = false;
+  LastLayer last_layer = LastLayer::analog;
   DriftCompensation drift_compensation = DriftCompensation::global;
   // Training images used to calibrate the DAC and ADC ranges.
   int calibration_images = 64;
@@ -98,5 +98,15 @@ struct ChipParams {
   PerfParams perf;
   void validate() const;
 };
+
+// Every chip configuration key, declared once (util/key_schema.hpp), in the order of the
+// canonical text: [device] (physics), [mapping], [converters], [noise], [programming], [faults],
+// [drift], [calibration], [perf].
+const KeyTable<ChipParams>& chip_keys();
+
+// The canonical text of the keys that touch `phases`, in declaration order. Equal texts for
+// phase_program mean the same programmed chip; for phase_calibrate, the same converter
+// calibration. chip_text(p) (every key) is what results files store and hash.
+std::string chip_text(const ChipParams& p, Phases phases = ~0U);
 
 }  // namespace aimc::hardware

@@ -179,21 +179,25 @@ const char* mapping_strategy_name(MappingStrategy strategy) {
   return "unknown";
 }
 
-void MappingParams::validate() const {
-  const auto positive = [](const char* key, int value) {
-    if (value < 1)
-      throw Error(std::string("mapping.") + key + " = " + std::to_string(value) +
-                  ", expected a positive integer");
+const KeyTable<MappingParams>& mapping_keys() {
+  using P = MappingParams;
+  static const KeyTable<P> keys = {
+      enum_key<P>("mapping.strategy", AIMC_MEMBER(strategy),
+                  {MappingStrategy::one_layer_per_core, MappingStrategy::packed},
+                  mapping_strategy_name, phase_program | phase_calibrate | phase_perf,
+                  "how blocks are assigned to cores (docs/chip.md)"),
+      int_key<P>("mapping.cores", AIMC_MEMBER(cores), 1, 1 << 20, "",
+                 phase_program | phase_calibrate | phase_perf, "cores on the chip (Le Gallo 2023: 64)"),
+      int_key<P>("mapping.core_rows", AIMC_MEMBER(core_rows), 1, 1 << 16, "",
+                 phase_program | phase_calibrate | phase_perf, "crossbar rows (inputs) per core"),
+      int_key<P>("mapping.core_cols", AIMC_MEMBER(core_cols), 1, 1 << 16, "",
+                 phase_program | phase_calibrate | phase_perf, "crossbar columns (outputs) per core"),
   };
-  positive("cores", cores);
-  positive("core_rows", core_rows);
-  positive("core_cols", core_cols);
-  bool known = false;
-  for (const auto& s : k_strategies)
-    known = known || s.strategy == strategy;
-  if (!known)
-    throw Error("mapping.strategy = " + std::to_string(static_cast<int>(strategy)) +
-                ", expected one_layer_per_core or packed");
+  return keys;
+}
+
+void MappingParams::validate() const {
+  check_ranges(mapping_keys(), *this);
 }
 
 std::vector<int> balanced_split(int total, int max_size) {

@@ -4,6 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "util/key_schema.hpp"
+
 namespace aimc::hardware {
 
 // How blocks are assigned to cores.
@@ -27,6 +29,10 @@ struct MappingParams {
 
   void validate() const;
 };
+
+// The [mapping] keys of the mapping itself, declared once (util/key_schema.hpp); the chip adds
+// mapping.last_layer.
+const KeyTable<MappingParams>& mapping_keys();
 
 // A conv or linear layer as the crossbar sees it: `rows` = K = C_in·k·k inputs, `cols` = O
 // outputs.

@@ -16,14 +16,6 @@ namespace {
 constexpr std::pair<ReadMode, const char*> k_read_modes[] = {{ReadMode::one_phase, "one_phase"},
                                                              {ReadMode::four_phase, "four_phase"}};
 
-void require(bool ok, const std::string& key, double value, const std::string& expected) {
-  if (!ok) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%g", value);
-    throw Error("perf." + key + " = " + buf + ", expected " + expected);
-  }
-}
-
 std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
@@ -95,37 +87,63 @@ double PerfParams::mvm_input_energy_full_nJ(ReadMode m) const {
   return input_energy_share * mvm_energy_nJ(m) / calibration_input_activity;
 }
 
+const KeyTable<PerfParams>& perf_keys() {
+  using P = PerfParams;
+  static const KeyTable<P> keys = [] {
+    // Every default is configs/chips/hermes64.ini's value, which cites its source.
+    const auto real = [](const char* name, auto ref, Range range, const char* unit,
+                         const char* doc) {
+      return real_key<P>(name, ref, range, unit, phase_perf, doc);
+    };
+    return KeyTable<P>{
+        enum_key<P>("perf.read_mode", AIMC_MEMBER(read_mode),
+                    {ReadMode::one_phase, ReadMode::four_phase}, read_mode_name, phase_perf,
+                    "MVM read mode that networks run in (aimc perf without --peak)"),
+        real("perf.mvm_latency_ns_one_phase", AIMC_MEMBER(mvm_latency_ns_one_phase), above(0),
+             "ns", "one full-core MVM, one-phase read"),
+        real("perf.mvm_latency_ns_four_phase", AIMC_MEMBER(mvm_latency_ns_four_phase), above(0),
+             "ns", "one full-core MVM, four-phase read"),
+        real("perf.mvm_energy_nJ_one_phase", AIMC_MEMBER(mvm_energy_nJ_one_phase), above(0), "nJ",
+             "one full-core MVM at the calibration activity, one-phase read"),
+        real("perf.mvm_energy_nJ_four_phase", AIMC_MEMBER(mvm_energy_nJ_four_phase), above(0),
+             "nJ", "one full-core MVM at the calibration activity, four-phase read"),
+        real("perf.calibration_input_activity", AIMC_MEMBER(calibration_input_activity),
+             above_up_to(0, 1), "", "mean |x_n| at which the MVM energies were measured"),
+        real("perf.input_energy_share", AIMC_MEMBER(input_energy_share), between(0, 1), "",
+             "share of the MVM energy proportional to the input magnitude"),
+        real("perf.default_input_activity", AIMC_MEMBER(default_input_activity), between(0, 1),
+             "", "mean |x_n| assumed without measured inputs"),
+        real("perf.affine_energy_pJ", AIMC_MEMBER(affine_energy_pJ), at_least(0), "pJ",
+             "digital multiply-add (BatchNorm affine)"),
+        real("perf.relu_energy_pJ", AIMC_MEMBER(relu_energy_pJ), at_least(0), "pJ",
+             "digital ReLU, per element"),
+        real("perf.add_energy_pJ", AIMC_MEMBER(add_energy_pJ), at_least(0), "pJ",
+             "digital add (residuals, partial sums), per element"),
+        real("perf.pool_energy_pJ", AIMC_MEMBER(pool_energy_pJ), at_least(0), "pJ",
+             "digital pooling, per input element"),
+        real("perf.local_ops_per_ns", AIMC_MEMBER(local_ops_per_ns), above(0), "1/ns",
+             "element ops per ns of one core's local digital unit"),
+        real("perf.global_ops_per_ns", AIMC_MEMBER(global_ops_per_ns), above(0), "1/ns",
+             "element ops per ns of the global digital units together"),
+        real("perf.mesh_energy_pJ_per_byte", AIMC_MEMBER(mesh_energy_pJ_per_byte), at_least(0),
+             "pJ/B", "on-chip mesh energy per byte moved between cores"),
+        real("perf.mesh_bandwidth_GBps_per_core", AIMC_MEMBER(mesh_bandwidth_GBps_per_core),
+             above(0), "GB/s", "each core's mesh input bandwidth"),
+        real("perf.mesh_latency_ns", AIMC_MEMBER(mesh_latency_ns), at_least(0), "ns",
+             "latency of one mesh transfer"),
+        int_key<P>("perf.activation_bytes", AIMC_MEMBER(activation_bytes), 1, 8, "B", phase_perf,
+                   "bytes of one activation sent between cores"),
+        int_key<P>("perf.partial_sum_bytes", AIMC_MEMBER(partial_sum_bytes), 1, 8, "B",
+                   phase_perf, "bytes of one partial sum sent between cores"),
+        real("perf.chip_area_mm2", AIMC_MEMBER(chip_area_mm2), above(0), "mm²",
+             "chip area, for GOPS/mm²"),
+    };
+  }();
+  return keys;
+}
+
 void PerfParams::validate() const {
-  const auto positive = [](const char* key, double v) {
-    require(v > 0 && std::isfinite(v), key, v, "a positive number");
-  };
-  const auto non_negative = [](const char* key, double v) {
-    require(v >= 0 && std::isfinite(v), key, v, "a non-negative number");
-  };
-  positive("mvm_latency_ns_one_phase", mvm_latency_ns_one_phase);
-  positive("mvm_latency_ns_four_phase", mvm_latency_ns_four_phase);
-  positive("mvm_energy_nJ_one_phase", mvm_energy_nJ_one_phase);
-  positive("mvm_energy_nJ_four_phase", mvm_energy_nJ_four_phase);
-  require(calibration_input_activity > 0 && calibration_input_activity <= 1,
-          "calibration_input_activity", calibration_input_activity, "a mean |x_n| in (0, 1]");
-  require(input_energy_share >= 0 && input_energy_share <= 1, "input_energy_share",
-          input_energy_share, "a fraction in [0, 1]");
-  require(default_input_activity >= 0 && default_input_activity <= 1, "default_input_activity",
-          default_input_activity, "a mean |x_n| in [0, 1]");
-  non_negative("affine_energy_pJ", affine_energy_pJ);
-  non_negative("relu_energy_pJ", relu_energy_pJ);
-  non_negative("add_energy_pJ", add_energy_pJ);
-  non_negative("pool_energy_pJ", pool_energy_pJ);
-  positive("local_ops_per_ns", local_ops_per_ns);
-  positive("global_ops_per_ns", global_ops_per_ns);
-  non_negative("mesh_energy_pJ_per_byte", mesh_energy_pJ_per_byte);
-  positive("mesh_bandwidth_GBps_per_core", mesh_bandwidth_GBps_per_core);
-  non_negative("mesh_latency_ns", mesh_latency_ns);
-  require(activation_bytes >= 1 && activation_bytes <= 8, "activation_bytes", activation_bytes,
-          "an integer in [1, 8]");
-  require(partial_sum_bytes >= 1 && partial_sum_bytes <= 8, "partial_sum_bytes", partial_sum_bytes,
-          "an integer in [1, 8]");
-  positive("chip_area_mm2", chip_area_mm2);
+  check_ranges(perf_keys(), *this);
 }
 
 PeakPerf peak_performance(const PerfParams& params, const MappingParams& mapping, ReadMode mode) {

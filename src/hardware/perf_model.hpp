@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hardware/mapping.hpp"
+#include "util/key_schema.hpp"
 
 namespace aimc::hardware {
 
@@ -66,6 +67,9 @@ struct PerfParams {
   double mvm_input_energy_full_nJ(ReadMode m) const;
   void validate() const;
 };
+
+// The [perf] keys of a chip configuration, declared once (util/key_schema.hpp).
+const KeyTable<PerfParams>& perf_keys();
 
 // Element operations of the digital units.
 struct DigitalOps {

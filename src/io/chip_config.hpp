@@ -4,27 +4,25 @@
 #include <vector>
 
 #include "hardware/chip_params.hpp"
+#include "io/ini.hpp"
 
 namespace aimc::io {
 
 // Reads a chip configuration (INI, Boost.Program_options syntax; configs/chips/*.ini) and applies
-// `overrides` ("section.key=value", as given to --set), which win over the file. Device
-// parameters start from the published defaults of device.kind and device.devices_per_polarity;
-// the file overrides single values. Unknown keys, bad values and out-of-range values throw
-// aimc::Error with one line naming the file and the key. An empty path means the defaults.
+// `overrides` ("section.key=value", as given to --set), which win over the file. The keys are
+// hardware::chip_keys(), applied in their declared order: device.kind and
+// device.devices_per_polarity first start from the published values of that device model, and
+// the keys after them override single values. Unknown keys, bad values and out-of-range values
+// throw aimc::Error with one line naming the file (or --set), the key and what was expected. An
+// empty path means the defaults.
 hardware::ChipParams read_chip_config(const std::string& path,
                                       const std::vector<std::string>& overrides);
-
-// Throws aimc::Error naming `origin` and the line when INI text has a '%' outside a comment.
-// Boost.Program_options 1.74 formats its error messages by substituting tokens such as
-// %canonical_option% and %value% with the offending text, repeatedly, so text that contains such
-// a token never finishes (an endless loop found by fuzz_config). No aimc key or value needs '%'.
-void check_no_percent(const std::string& text, const std::string& origin);
 
 // Whether `key` ("section.key") is a chip configuration key.
 bool is_chip_key(const std::string& key);
 
-// The resolved configuration as INI text, every key, for logs and result files.
-std::string chip_config_text(const hardware::ChipParams& p);
+// The key table of `aimc keys` and docs/chip.md: one row per key of hardware::chip_keys(), with
+// its type, default (ChipParams{}), unit, range, phases and doc, as markdown.
+std::string chip_keys_markdown();
 
 }  // namespace aimc::io

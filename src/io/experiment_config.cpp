@@ -18,11 +18,7 @@ namespace po = boost::program_options;
 
 namespace {
 
-struct Entry {
-  std::string key;
-  std::string value;
-  std::string origin;  // the file name, or "--set"
-};
+using Entry = IniEntry;
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r");
@@ -31,34 +27,10 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-// Every "key = value" of an INI stream, in order, with section prefixes ("data.images").
 // read_chip_config names overrides "--set"; in an experiment they may come from the file.
 std::string without_set_prefix(const std::string& message) {
   const std::string prefix = "--set: ";
   return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
-}
-
-std::vector<Entry> parse_entries(std::istream& in, const std::string& origin) {
-  const po::options_description none;
-  po::parsed_options parsed(&none);
-  std::ostringstream text;
-  text << in.rdbuf();
-  check_no_percent(text.str(), origin);
-  try {
-    std::istringstream body(text.str());
-    parsed = po::parse_config_file(body, none, true);
-  } catch (const po::error& e) {
-    throw Error(origin + ": " + e.what());
-  }
-  std::vector<Entry> out;
-  std::map<std::string, bool> seen;
-  for (const po::option& o : parsed.options) {
-    Entry e{o.string_key, o.value.empty() ? std::string() : trim(o.value.front()), origin};
-    if (seen[e.key]) throw Error(origin + ": " + e.key + " is given twice, expected it once");
-    seen[e.key] = true;
-    out.push_back(std::move(e));
-  }
-  return out;
 }
 
 [[noreturn]] void bad(const Entry& e, const std::string& expected) {
@@ -115,36 +87,17 @@ std::string file_hash(const std::string& path, const std::string& origin) {
   return experiment::fnv1a_hex(bytes.str());
 }
 
-// The chip configuration with its read-time settings reset: equal texts mean equal programming.
-std::string programming_key(hardware::ChipParams p) {
-  const hardware::ChipParams defaults;
-  p.drift_compensation = defaults.drift_compensation;
-  p.read_noise_mode = defaults.read_noise_mode;
-  p.output_noise_fraction = defaults.output_noise_fraction;
-  p.device.read_noise_scale = defaults.device.read_noise_scale;
-  return chip_config_text(p);
-}
-
 }  // namespace
 
 experiment::Plan read_experiment(const std::string& path,
                                  const std::vector<std::string>& overrides) {
-  std::vector<Entry> entries;
-  {
-    std::string set_text;
-    for (const std::string& o : overrides) {
-      if (o.find('=') == std::string::npos) throw Error("--set '" + o + "': expected key=value");
-      set_text += o + "\n";
-    }
-    std::istringstream set_stream(set_text);
-    entries = parse_entries(set_stream, "--set");
-  }
-  std::ifstream file(path);
-  if (!file) throw Error(path + ": cannot open experiment file");
+  for (const std::string& o : overrides)
+    if (o.find('=') == std::string::npos) throw Error("--set '" + o + "': expected key=value");
+  std::vector<Entry> entries = parse_overrides(overrides);
   std::map<std::string, const Entry*> from_cli;
   for (const Entry& e : entries)
     from_cli[e.key] = &e;
-  const std::vector<Entry> file_entries = parse_entries(file, path);
+  const std::vector<Entry> file_entries = parse_ini(read_text_file(path, "experiment file"), path);
   // Sweep axes keep the file's order (the first varies slowest), values from --set where given;
   // axes only given with --set come last.
   std::vector<Entry> sweep_entries;
@@ -284,8 +237,12 @@ experiment::Plan read_experiment(const std::string& path,
       throw Error(path + ": sweep point " + std::to_string(p) + " (" + label +
                   "): " + without_set_prefix(e.what()));
     }
-    sp.chip_text = chip_config_text(sp.chip);
-    const auto it = groups.emplace(programming_key(sp.chip), static_cast<int>(groups.size())).first;
+    sp.chip_text = hardware::chip_text(sp.chip);
+    // Points whose programming keys (the schema's phase_program) are equal share a chip.
+    const auto it = groups
+                        .emplace(hardware::chip_text(sp.chip, phase_program),
+                                 static_cast<int>(groups.size()))
+                        .first;
     sp.program_group = it->second;
     plan.points.push_back(std::move(sp));
   }
@@ -304,7 +261,7 @@ experiment::Plan read_experiment(const std::string& path,
       t << (i == 0 ? " " : ", ") << a.values[i];
     t << "\n";
   }
-  t << "# resolved chip configuration, before sweep values\n" << chip_config_text(base);
+  t << "# resolved chip configuration, before sweep values\n" << hardware::chip_text(base);
   plan.config_text = t.str();
   plan.config_hash = experiment::fnv1a_hex(plan.config_text);
   return plan;

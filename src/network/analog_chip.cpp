@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "network/gemm.hpp"
 #include "network/input_activity.hpp"
 #include "network/layers.hpp"
 #include "util/error.hpp"
+#include "util/hash.hpp"
 #include "util/normal.hpp"
 
 namespace aimc::network {
@@ -59,13 +61,7 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
     : net_(&net), params_(params), seed_(seed), chip_(chip_index) {
   params_.validate();
   device_ = std::make_unique<physics::DeviceModel>(params_.device);
-  std::vector<hardware::LayerShape> shapes;
-  for (const DenseLayer& d : net.dense_layers())
-    shapes.push_back(
-        {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
-  // The global digital unit can run the final linear layer exactly instead of a core.
-  if (params_.digital_last_layer) shapes.pop_back();
-  mapping_ = hardware::map_layers(model_name, shapes, params_.mapping);
+  mapping_ = hardware::map_layers(model_name, mapped_layers(net, params_), params_.mapping);
 
   layer_tiles_.resize(net.dense_layers().size());
   tiles_.reserve(mapping_.blocks.size());
@@ -85,19 +81,35 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
                                       static_cast<std::uint32_t>(t), Purpose::read_noise});
     reference_readout_.push_back(tiles_[t].column_readout());
   }
-  set_time(0.0, 0);
+  set_time(0.0);
 }
 
 AnalogChip::~AnalogChip() = default;
 
-void AnalogChip::set_time(double t_inference_s, std::uint64_t time_point) {
-  time_point_ = time_point;
+std::uint64_t read_occasion(double t_inference_s) {
+  const std::uint64_t h = fnv1a("t_inference = " + canonical_number(t_inference_s));
+  return h == 0 || h == ~std::uint64_t{0} ? h ^ 1U : h;
+}
+
+std::vector<hardware::LayerShape> mapped_layers(const Network& net,
+                                                const hardware::ChipParams& params) {
+  std::vector<hardware::LayerShape> shapes;
+  for (const DenseLayer& d : net.dense_layers())
+    shapes.push_back(
+        {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
+  // The global digital unit can run the final linear layer exactly instead of a core.
+  if (params.last_layer == hardware::LastLayer::digital && !shapes.empty()) shapes.pop_back();
+  return shapes;
+}
+
+void AnalogChip::set_time(double t_inference_s) {
+  occasion_ = read_occasion(t_inference_s);
   for (const auto& tiles : layer_tiles_) {
     double ref_sum = 0;
     double now_sum = 0;
     for (std::size_t i = 0; i < tiles.size(); ++i) {
       hardware::AnalogTile& tile = tiles_[tiles[i]];
-      const StreamKey key{seed_, time_point, chip_, static_cast<std::uint32_t>(tiles[i]),
+      const StreamKey key{seed_, occasion_, chip_, static_cast<std::uint32_t>(tiles[i]),
                           Purpose::read_noise};
       tile.set_time(t_inference_s, key);
       for (int j = 0; j < tile.cols(); ++j) {
@@ -268,6 +280,29 @@ T* sized(std::vector<T>& v, std::int64_t n) {
 
 }  // namespace
 
+void AnalogChip::draw_mvm_noise(int tile, int cols, const MatmulContext& ctx, std::int64_t rows,
+                                float* noise) const {
+  thread_local std::vector<float> by_row;
+  const StreamKey base{seed_, occasion_, chip_, static_cast<std::uint32_t>(tile),
+                       Purpose::output_noise};
+  // Rows are image-major: one contiguous range of stream numbers per image in this call.
+  for (std::int64_t r = 0; r < rows;) {
+    const std::int64_t row = ctx.row0 + r;
+    const std::int64_t image = ctx.first_image + row / ctx.rows_per_image;
+    const std::int64_t pixel = row % ctx.rows_per_image;
+    const std::int64_t run = std::min(rows - r, ctx.rows_per_image - pixel);
+    StreamKey key = base;
+    key.lane = static_cast<std::uint64_t>(image);
+    const auto n = static_cast<std::size_t>(run * cols);
+    by_row.resize(n);
+    fill_standard_normal_at(key, static_cast<std::uint64_t>(pixel * cols), by_row.data(), n);
+    for (std::int64_t i = 0; i < run; ++i)
+      for (int j = 0; j < cols; ++j)
+        noise[std::int64_t{j} * rows + r + i] = by_row[static_cast<std::size_t>(i * cols + j)];
+    r += run;
+  }
+}
+
 void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
                         const MatmulContext& ctx) const {
   const std::int64_t rows_x = x.rows;
@@ -299,14 +334,8 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
     const bool noisy = per_mvm || out_var > 0;
     float* noise = nullptr;
     if (noisy) {
-      // Per-MVM noise, one standard normal per output: one stream per (tile, batch, row
-      // offset), so the draws do not depend on how batches are spread over threads or ranks.
-      RandomStream rng(StreamKey{seed_, time_point_, chip_, static_cast<std::uint32_t>(t),
-                                 Purpose::output_noise},
-                       (static_cast<std::uint64_t>(ctx.first_image) << 36) +
-                           (static_cast<std::uint64_t>(ctx.row0) << 16));
       noise = sized(s.noise, rows_x * blk.cols);
-      fill_standard_normal(rng, noise, static_cast<std::size_t>(rows_x * blk.cols));
+      draw_mvm_noise(t, blk.cols, ctx, rows_x, noise);
     }
     const hardware::Quantizer adc(params_.converters.adc_bits, tile.z_bound());
     for (int j = 0; j < blk.cols; ++j) {
@@ -370,6 +399,7 @@ AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
   Calibrator inputs(this, Calibrator::Pass::inputs, net_->dense_layers().size());
   net_->forward(images.image(0), n, logits.data(), inputs);
   Calibration c;
+  c.key = calibration_key();
   for (std::size_t l = 0; l < x_range_.size(); ++l) {
     const float r = percentile(inputs.samples[l].values(), params_.converters.dac_percentile);
     x_range_[l] = r > 0 ? r : 1.0F;  // pass 2 quantises with these
@@ -396,7 +426,24 @@ AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
   return c;
 }
 
+std::string AnalogChip::calibration_key() const {
+  return hardware::chip_text(params_, phase_calibrate);
+}
+
 void AnalogChip::apply(const Calibration& calibration) {
+  if (calibration.key != calibration_key()) {
+    // Name the first key line that differs: the one line a user needs.
+    std::istringstream mine(calibration_key());
+    std::istringstream theirs(calibration.key);
+    std::string a;
+    std::string b;
+    std::string section;
+    while (std::getline(mine, a) && std::getline(theirs, b) && a == b)
+      if (!a.empty() && a.front() == '[') section = a.substr(1, a.size() - 2);
+    throw Error("a calibration computed with " + section + "." + b +
+                " applied to a chip with " + section + "." + a +
+                ", expected equal calibration keys (phase calibrate in 'aimc keys')");
+  }
   if (calibration.x_range.size() != x_range_.size() || calibration.z_bound.size() != tiles_.size())
     throw Error("calibration of " + std::to_string(calibration.x_range.size()) + " layers and " +
                 std::to_string(calibration.z_bound.size()) + " tiles applied to a chip of " +

@@ -20,7 +20,8 @@ class InputActivity;
 // ReLU, residual adds, pooling) stays digital and exact, in the Network's other steps.
 //
 // A chip is a pure function of (params, network, seed, chip index): every random draw comes from
-// a stream keyed by (seed, time point, chip index, tile, purpose).
+// a stream keyed by (seed, occasion, chip index, tile, purpose, lane), where the occasion is 0 for
+// programming and read_occasion(t) for a read at t (docs/experiments.md, "Random streams").
 class AnalogChip final : public MatmulBackend {
  public:
   AnalogChip(const Network& net, const hardware::ChipParams& params, const std::string& model_name,
@@ -34,9 +35,11 @@ class AnalogChip final : public MatmulBackend {
   float x_range(std::size_t l) const { return x_range_.at(l); }
 
   // The converter ranges: per dense layer the DAC's input range, per tile the ADC's output range.
-  // They depend on the network, the mapping, the converter settings and the images, never on the
-  // chip's random draws, so one calibration serves every chip instance of a study.
+  // They depend on the network, the images and the chip keys of phase_calibrate (the schema,
+  // hardware::chip_keys), never on the chip's random draws, so one calibration serves every chip
+  // instance whose calibration keys are equal. `key` is the canonical text of those keys.
   struct Calibration {
+    std::string key;
     std::vector<float> x_range;
     std::vector<float> z_bound;
   };
@@ -44,12 +47,16 @@ class AnalogChip final : public MatmulBackend {
   // Computes the ranges from these images (run through the network with the target weights, on
   // the calling thread), applies them, and returns them for reuse with apply().
   Calibration calibrate(const ImageSet& images);
-  // Applies a calibration computed by a chip with the same network, mapping and converters.
+  // Applies a calibration computed by a chip with the same network and calibration keys; throws
+  // aimc::Error naming the first key that differs otherwise.
   void apply(const Calibration& calibration);
+  // The calibration keys of this chip (hardware::chip_text(params, phase_calibrate)).
+  std::string calibration_key() const;
 
-  // Drifts the chip to t_inference_s; `time_point` keys the read noise of this evaluation.
-  // Computes drift compensation from noisy readouts (never from the ideal weights).
-  void set_time(double t_inference_s, std::uint64_t time_point);
+  // Drifts the chip to t_inference_s and draws this read's noise from streams keyed by
+  // read_occasion(t_inference_s). Computes drift compensation from noisy readouts (never from the
+  // ideal weights).
+  void set_time(double t_inference_s);
 
   // Applies the DAC to the layer's input in place, once per layer evaluation.
   void prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
@@ -69,12 +76,17 @@ class AnalogChip final : public MatmulBackend {
   // Adds each image's DAC levels |q| over every crossbar row it drives (each input counted once
   // per tap that reads it) to activity_; x is the quantised layer input of prepare_input.
   void count_levels(const DenseLayer& layer, const float* x, const InputLayout& layout) const;
+  // One standard normal per (row, column) of a tile's MVM output, column-major in
+  // noise[j * rows + r]. The normal of (image, pixel, column j) is number pixel · cols + j of the
+  // stream (seed, occasion, chip, tile, output_noise, lane = image), whatever the call's chunk.
+  void draw_mvm_noise(int tile, int cols, const MatmulContext& ctx, std::int64_t rows,
+                      float* noise) const;
 
   const Network* net_;
   hardware::ChipParams params_;
   std::uint64_t seed_;
   std::uint64_t chip_;
-  std::uint64_t time_point_ = 0;
+  std::uint64_t occasion_ = 0;
   std::unique_ptr<physics::DeviceModel> device_;
   hardware::Mapping mapping_;
   std::vector<hardware::AnalogTile> tiles_;    // one per mapping block, same order
@@ -83,5 +95,17 @@ class AnalogChip final : public MatmulBackend {
   std::vector<std::vector<double>> reference_readout_;
   const InputActivity* activity_ = nullptr;  // per tile, read at programming time
 };
+
+// The occasion of a read at t seconds after programming: a hash of t's canonical text, so a sweep
+// point's read noise depends on its own read time only, not on its position in a sweep, and
+// points that differ only in other read-time settings (compensation, noise scales) share their
+// underlying normals (common random numbers). Never 0 (programming) or ~0 (the reference read).
+std::uint64_t read_occasion(double t_inference_s);
+
+// The dense layers of `net` that the chip maps onto cores, in order: all of them, or all but the
+// last with mapping.last_layer = digital. The one list that the chip, aimc map, aimc perf and
+// aimc run use.
+std::vector<hardware::LayerShape> mapped_layers(const Network& net,
+                                                const hardware::ChipParams& params);
 
 }  // namespace aimc::network

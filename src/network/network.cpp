@@ -249,7 +249,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           layout.rows = n;
           layout.k = k_in;
           backend.prepare_input(d, packed, packed_size(n, k_in), layout);
-          backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0});
+          backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0, 1});
           bias_relu(y, n, out_c, n, d.bias.data(), s.relu);
           break;
         }
@@ -283,7 +283,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           for (std::int64_t r0 = 0; r0 < rows_total; r0 += chunk) {
             const std::int64_t r1 = std::min(rows_total, r0 + chunk);
             backend.matmul(d, direct_strips(padded, g, r0, r1, ws.offsets), y + r0, rows_total,
-                           {first_image, r0});
+                           {first_image, r0, plane});
             bias_relu(y + r0, r1 - r0, out_c, rows_total, d.bias.data(), s.relu);
           }
           break;
@@ -302,7 +302,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           layout.k = k_in;
           backend.prepare_input(d, packed, packed_size(rows, k_in), layout);
           backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
-                         rows_total, {first_image, img0 * plane});
+                         rows_total, {first_image, img0 * plane, plane});
           bias_relu(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.relu);
         }
         break;

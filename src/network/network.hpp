@@ -48,9 +48,13 @@ struct DenseLayer {
 
 // Where a matmul call sits in the evaluation: which images and which output rows. Backends that
 // draw random numbers per MVM key their streams on it, so the draws do not depend on threads.
+// Where the rows of one matmul call sit: batch row R = row0 + r is output pixel R % rows_per_image
+// of image first_image + R / rows_per_image (rows are image-major). Per-MVM noise is keyed by
+// that (image, pixel), so any chunking, batching or path (direct, im2col) draws the same noise.
 struct MatmulContext {
-  std::int64_t first_image = 0;  // global index of the batch's first image
-  std::int64_t row0 = 0;         // first output row (pixel) of this call within the batch
+  std::int64_t first_image = 0;     // global index of the batch's first image
+  std::int64_t row0 = 0;            // first output row of this call within the batch
+  std::int64_t rows_per_image = 1;  // output pixels per image: 1 for a linear layer
 };
 
 // What the memory handed to MatmulBackend::prepare_input holds.

@@ -163,21 +163,7 @@ inline float eval_f(const LogKneeF& f, float r, float ln_r) {
 constexpr float k_zero_clip_f = 1e-7F;
 
 std::string number(double v) {
-  std::ostringstream s;
-  s << v;
-  return s.str();
-}
-
-void require_non_negative(double v, const char* key) {
-  if (!(v >= 0.0) || !std::isfinite(v))
-    throw Error(std::string("device.") + key + " = " + number(v) +
-                ", expected a non-negative number");
-}
-
-void require_positive_seconds(double v, const char* key) {
-  if (!(v > 0.0) || !std::isfinite(v))
-    throw Error(std::string("device.") + key + " = " + number(v) +
-                ", expected a positive number of seconds");
+  return canonical_number(v);
 }
 
 void check_t_inference(double t) {
@@ -228,31 +214,63 @@ DeviceParams DeviceParams::defaults(DeviceKind kind, int devices_per_polarity) {
   return p;
 }
 
+const KeyTable<DeviceParams>& device_keys() {
+  using P = DeviceParams;
+  static const KeyTable<P> keys = [] {
+    KeyTable<P> k;
+    // kind and devices_per_polarity come first and start from the published values of that
+    // variant, so the keys after them override single values of it.
+    k.push_back(enum_key<P>("device.kind", AIMC_MEMBER(kind), {DeviceKind::hermes, DeviceKind::pcm},
+                            device_kind_name, phase_program,
+                            "device model: hermes (fit of the 64-core chip), pcm (Nandakumar 2019)"));
+    k.back().set = [](P& p, std::string_view s) {
+      DeviceKind kind{};
+      if (!device_kind_from_name(std::string(s), kind)) return false;
+      p = P::defaults(kind, p.devices_per_polarity);
+      return true;
+    };
+    k.push_back(int_key<P>("device.devices_per_polarity", AIMC_MEMBER(devices_per_polarity), 1, 2,
+                           "", phase_program,
+                           "devices per weight polarity (the chip: 2); selects the fit's variant"));
+    k.back().set = [](P& p, std::string_view s) {
+      std::int64_t n = 0;
+      if (!key_detail::parse_int(s, n) || n < -1000 || n > 1000) return false;
+      p = P::defaults(p.kind, static_cast<int>(n));
+      return true;
+    };
+    k.push_back(real_key<P>("device.g_max_uS", AIMC_MEMBER(g_max_uS), above(0), "µS", phase_program,
+                            "largest target conductance of one polarity (default: the fit's)"));
+    k.push_back(real_key<P>("device.t0_s", AIMC_MEMBER(t0_s), above(0), "s", phase_read,
+                            "drift reference time, the first read after programming"));
+    k.push_back(real_key<P>("device.t_read_s", AIMC_MEMBER(t_read_s), above(0), "s", phase_read,
+                            "read pulse width (upper edge of the 1/f noise band)"));
+    k.push_back(real_key<P>("device.prog_noise_scale", AIMC_MEMBER(prog_noise_scale), at_least(0),
+                            "", phase_program, "programming noise, times the published (0: off)"));
+    k.push_back(real_key<P>("device.drift_nu_mean_scale", AIMC_MEMBER(drift_nu_mean_scale),
+                            at_least(0), "", phase_program,
+                            "mean drift exponent, times the published (0: off)"));
+    k.push_back(real_key<P>("device.drift_nu_std_scale", AIMC_MEMBER(drift_nu_std_scale),
+                            at_least(0), "", phase_program,
+                            "spread of the drift exponent, times the published (0: off)"));
+    k.push_back(real_key<P>("device.read_noise_scale", AIMC_MEMBER(read_noise_scale), at_least(0),
+                            "", phase_read, "read (1/f) noise, times the published (0: off)"));
+    return k;
+  }();
+  return keys;
+}
+
 void DeviceParams::validate() const {
-  if (kind != DeviceKind::hermes && kind != DeviceKind::pcm)
-    throw Error("device.kind = " + std::to_string(static_cast<int>(kind)) +
-                ", expected hermes or pcm");
-  if (devices_per_polarity != 1 && devices_per_polarity != 2)
-    throw Error("device.devices_per_polarity = " + std::to_string(devices_per_polarity) +
-                ", expected 1 or 2");
-  if (!(g_max_uS > 0.0) || !std::isfinite(g_max_uS))
-    throw Error("device.g_max_uS = " + number(g_max_uS) + ", expected a positive number");
+  check_ranges(device_keys(), *this);
   // aihwkit asserts this too: the hermes fits stop at the largest conductance measured.
   const double characterised = fit_for(kind, devices_per_polarity).g_max_uS;
   if (kind == DeviceKind::hermes && g_max_uS > characterised)
     throw Error("device.g_max_uS = " + number(g_max_uS) + ", expected a positive number <= " +
                 number(characterised) + " (hermes is characterised up to there with " +
                 std::to_string(devices_per_polarity) + " device(s) per polarity)");
-  require_positive_seconds(t_read_s, "t_read_s");
-  require_positive_seconds(t0_s, "t0_s");
   // Keeps ln((t + t0 + t_read)/(2·t_read)) of the read noise non-negative for every t >= 0.
   if (t0_s < t_read_s)
     throw Error("device.t0_s = " + number(t0_s) +
                 ", expected at least device.t_read_s = " + number(t_read_s) + " seconds");
-  require_non_negative(prog_noise_scale, "prog_noise_scale");
-  require_non_negative(drift_nu_mean_scale, "drift_nu_mean_scale");
-  require_non_negative(drift_nu_std_scale, "drift_nu_std_scale");
-  require_non_negative(read_noise_scale, "read_noise_scale");
 }
 
 DeviceModel::DeviceModel(const DeviceParams& params) : params_(params) {

@@ -4,6 +4,7 @@
 #include <span>
 #include <string>
 
+#include "util/key_schema.hpp"
 #include "util/rng.hpp"
 
 // Statistical models of one programmed PCM conductance: programming noise, conductance drift and
@@ -49,6 +50,9 @@ struct DeviceParams {
   // Throws aimc::Error naming the first bad key ("device.<key> = <value>, expected ...").
   void validate() const;
 };
+
+// The [device] keys of a chip configuration, declared once (util/key_schema.hpp).
+const KeyTable<DeviceParams>& device_keys();
 
 namespace detail {
 struct Fit;  // the fitted constants of one model variant (device_model.cpp)

@@ -3,6 +3,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 namespace aimc {
 
@@ -60,6 +61,22 @@ void fill_standard_normal(RandomStream& rng, float* out, std::size_t n) {
     }
     done += take;
   }
+}
+
+void fill_standard_normal_at(const StreamKey& key, std::uint64_t first, float* out,
+                             std::size_t n) {
+  const std::uint64_t word = first / 2;
+  RandomStream rng(key, word / 4);
+  rng.skip_words(word % 4);
+  if (first % 2 == 0) {
+    fill_standard_normal(rng, out, n);
+    return;
+  }
+  // An odd start is the second normal of its word's pair.
+  thread_local std::vector<float> pair_aligned;
+  pair_aligned.resize(n + 1);
+  fill_standard_normal(rng, pair_aligned.data(), n + 1);
+  std::copy(pair_aligned.begin() + 1, pair_aligned.end(), out);
 }
 
 }  // namespace aimc

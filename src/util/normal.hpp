@@ -19,6 +19,9 @@ namespace aimc {
 // 5.9σ; the mass beyond that is 3.6e-9, which noise in a float simulation cannot resolve anyway.
 // The values are a pure function of the stream position, like every other draw.
 void fill_standard_normal(RandomStream& rng, float* out, std::size_t n);
+// Normals first, first + 1, ..., first + n - 1 of the stream `key` as fill_standard_normal draws
+// them from its start (normal i comes from word i / 2): a range of a stream, entered anywhere.
+void fill_standard_normal_at(const StreamKey& key, std::uint64_t first, float* out, std::size_t n);
 
 // Float log and exp that GCC vectorises (libm's calls it does not): the Box–Muller transform
 // above and the physics loops (physics/device_model.cpp) use them.

@@ -26,25 +26,46 @@ enum class Purpose : std::uint32_t {
 };
 
 // Identifies one independent random stream. Every random draw in aimc comes from a stream keyed by
-// (master seed, sweep point, chip instance, tile, purpose), so results do not depend on how work is
-// split over MPI ranks or TBB threads, nor on the order in which it is done.
+// what it belongs to: (master seed, occasion, chip instance, tile, purpose, lane), never by a
+// position that depends on scheduling or on other sweep points (docs/experiments.md, "Random
+// streams"). So results do not depend on how work is split over MPI ranks or TBB threads, on the
+// order in which it is done, nor on which other points a sweep has.
 struct StreamKey {
   std::uint64_t seed = 0;
-  std::uint64_t sweep_point = 0;
+  // When the draws happen: 0 for programming (shared by every point of a chip: common random
+  // numbers), a hash of the read time for a read (network::read_occasion), ~0 for the drift
+  // compensation's reference read right after programming.
+  std::uint64_t occasion = 0;
   std::uint64_t chip = 0;
   std::uint32_t tile = 0;
   Purpose purpose = Purpose::test;
+  // A sub-stream within (occasion, chip, tile, purpose): the image of a per-MVM draw.
+  std::uint64_t lane = 0;
 };
 
 // Counter-based stream on Philox4x64-10 (Salmon et al., "Parallel random numbers: as easy as
 // 1, 2, 3", SC'11), as used by Random123. The key holds (seed, purpose|tile); the counter holds
-// (sweep point, chip, block index). Each block of the counter yields four 64-bit words, so the
+// (occasion, chip, block index, lane). Each block of the counter yields four 64-bit words, so the
 // n-th draw of a stream is a pure function of (key, n): a stream can be entered at any offset.
 class RandomStream {
  public:
   explicit RandomStream(const StreamKey& key, std::uint64_t first_block = 0)
       : key_{{key.seed, (static_cast<std::uint64_t>(key.purpose) << 32) | key.tile}},
-        counter_{{key.sweep_point, key.chip, first_block, 0}} {}
+        counter_{{key.occasion, key.chip, first_block, key.lane}} {}
+
+  // Skips the next n raw words (for entering a stream at a word, not a block, boundary).
+  void skip_words(std::uint64_t n) {
+    while (n > 0 && used_ < 4) {
+      ++used_;
+      --n;
+    }
+    counter_.v[2] += n / 4;
+    if (n % 4 != 0) {
+      block_ = engine_(counter_, key_);
+      ++counter_.v[2];
+      used_ = static_cast<unsigned>(n % 4);
+    }
+  }
 
   // Uniform in the open interval (0, 1): 53 random mantissa bits, offset by half an ulp, so that
   // log(u) in Box-Muller is always finite.

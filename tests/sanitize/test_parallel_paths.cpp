@@ -80,7 +80,7 @@ TEST_P(ChipPaths, ProgramCalibrateAndInfer) {
     const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
     AnalogChip chip(net, chip_params, d.model.name, 7, 1);  // programming
     chip.calibrate(d.calibration);
-    chip.set_time(86400.0, 1);  // drift and its compensation
+    chip.set_time(86400.0);  // drift and its compensation
     // The chip adds every image's DAC levels into shared counters from all threads.
     const aimc::network::InputActivity counts(net, d.test.size(), chip_params.converters.dac_bits);
     chip.set_input_activity(&counts);
@@ -112,7 +112,7 @@ TEST(ChipPaths, DirectConvolutionAndIm2colCountTheSameActivity) {
     const Network net(d.model, p);
     AnalogChip chip(net, chip_params, d.model.name, 7, 1);
     chip.calibrate(d.calibration);
-    chip.set_time(3600.0, 1);
+    chip.set_time(3600.0);
     const aimc::network::InputActivity counts(net, d.test.size(), chip_params.converters.dac_bits);
     chip.set_input_activity(&counts);
     runs.push_back(net.infer(d.test.image(0), d.test.size(), chip));
