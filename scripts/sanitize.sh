@@ -146,18 +146,21 @@ EOF
     --threads 2 --no-progress >/dev/null
   # SIGTERM mid-run: the handler sets the stop flag that the TBB tasks read between batches (the
   # race issue 8 fixed), and the run must stop cleanly (exit 143) without a TSan report (exit 66).
-  # 2 chips x 256 images take minutes under TSan, so the signal always lands mid-run.
+  # The signal comes from outside while the tasks run, so that TSan sees the handler's write
+  # unordered with their reads (a signal the run raised itself between samples would be ordered
+  # before them). It is sent once the first of 2 samples is in the file: the second, 256 images
+  # under TSan, takes minutes, so the signal lands mid-sample without a guess at the speed.
   step "tsan: SIGTERM to a 2-thread aimc run"
   sed -e 's/^n_chips = 1$/n_chips = 2/' -e 's/^images = 64$/images = 256/' \
     build-tsan/run-smoke/smoke.ini >build-tsan/run-smoke/term.ini
   build-tsan/aimc run build-tsan/run-smoke/term.ini --output build-tsan/run-smoke/term.h5 \
     --threads 2 --no-progress >/dev/null 2>build-tsan/run-smoke/term.err &
   pid=$!
-  for _ in $(seq 1200); do
-    [[ -f build-tsan/run-smoke/term.h5 ]] && break
+  term_start=$SECONDS
+  until (($(/usr/bin/python3 tests/slurm/h5check.py done build-tsan/run-smoke/term.h5) >= 1)); do
+    ((SECONDS - term_start < 1200)) && kill -0 "$pid" 2>/dev/null || break  # a hang guard
     sleep 0.1
   done
-  sleep 2
   kill -TERM "$pid"
   rc=0
   wait "$pid" || rc=$?

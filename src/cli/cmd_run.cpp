@@ -3,6 +3,7 @@
 #include <tbb/info.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -37,6 +38,20 @@ void parse_slice(const std::string& text, experiment::RunOptions& o) {
   o.slice_count = n;
 }
 
+// --test-signal-after K[:TERM|INT]
+void parse_test_signal(const std::string& text, experiment::RunOptions& o) {
+  const std::size_t colon = text.find(':');
+  const std::string count = text.substr(0, colon);
+  const std::string signal = colon == std::string::npos ? "TERM" : text.substr(colon + 1);
+  long long k = 0;
+  char tail = 0;
+  if (std::sscanf(count.c_str(), "%lld%c", &k, &tail) != 1 || k < 1 ||
+      (signal != "TERM" && signal != "INT"))
+    throw Error("--test-signal-after '" + text + "', expected K, K:TERM or K:INT with K >= 1");
+  o.signal_after_samples = k;
+  o.test_signal = signal == "INT" ? SIGINT : SIGTERM;
+}
+
 std::string join_command_line(const std::vector<std::string>& args) {
   std::string s = "aimc run";
   for (const std::string& a : args)
@@ -51,6 +66,7 @@ int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& 
   std::string output;
   std::vector<std::string> overrides;
   std::string slice;
+  std::string test_signal;
   int threads = 0;
   po::options_description opts("Options");
   opts.add_options()("help,h", "show this help")(
@@ -68,7 +84,13 @@ int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& 
       "threads", po::value(&threads)->default_value(0), "TBB threads per rank (0: all cores)")(
       "no-progress", po::bool_switch()->default_value(false), "no progress line on stderr")(
       "test-die-after", po::value<std::int64_t>()->default_value(-1),
-      "testing only: rank 0 kills itself (SIGKILL) after writing this many samples");
+      "testing only: rank 0 kills itself (SIGKILL) after writing this many samples")(
+      "test-signal-after", po::value(&test_signal),
+      "testing only: K[:TERM|INT]: rank 0 sends itself SIGTERM (or SIGINT) after writing K "
+      "samples, and stops as on a signal from outside")(
+      "test-wait-after", po::value<std::int64_t>()->default_value(-1),
+      "testing only: once the results file holds this many finished samples, rank 0 stops "
+      "working and waits for a signal");
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
@@ -82,6 +104,8 @@ int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& 
   if (!slice.empty()) parse_slice(slice, options);
   options.progress = !vm["no-progress"].as<bool>();
   options.die_after_samples = vm["test-die-after"].as<std::int64_t>();
+  if (!test_signal.empty()) parse_test_signal(test_signal, options);
+  options.wait_after_samples = vm["test-wait-after"].as<std::int64_t>();
   if (!output.empty()) overrides.insert(overrides.begin(), "output=" + output);
 
   // Everything that can be wrong with the inputs is found here, before any work starts.
@@ -143,6 +167,11 @@ int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& 
 
   if (mpi.is_root()) {
     const std::int64_t done = file->n_done();
+    // The run counts its own samples; a resumed run (a requeued Slurm job reruns the same command)
+    // that already has the K samples must not wait again.
+    if (options.wait_after_samples > 0)
+      options.wait_after_samples =
+          options.wait_after_samples > done ? options.wait_after_samples - done : -1;
     std::fprintf(stderr,
                  "aimc run: %s -> %s\n  %zu point(s) x %lld chip(s) = %lld samples, %d "
                  "programming group(s), %d images each; %d rank(s) x %d thread(s)%s\n",

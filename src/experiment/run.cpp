@@ -6,6 +6,7 @@
 #include <bit>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
@@ -302,6 +303,16 @@ class Coordinator {
     if (progress_ != nullptr) progress_->add(1);
     if (options_.die_after_samples > 0 && written_ == options_.die_after_samples)
       std::raise(SIGKILL);
+    if (options_.signal_after_samples > 0 && written_ == options_.signal_after_samples)
+      std::raise(options_.test_signal);
+    if (options_.wait_after_samples > 0 && written_ == options_.wait_after_samples) {
+      // The line is what a test waits for before it acts.
+      std::fprintf(stderr,
+                   "aimc run: test hook: waiting for a signal after %lld samples of this run\n",
+                   static_cast<long long>(written_));
+      while (g_stop_signal == 0)
+        nap();
+    }
   }
 
   // Answers every pending message. Called on the main thread only (MPI_THREAD_FUNNELED).

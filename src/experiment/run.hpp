@@ -56,9 +56,16 @@ struct RunOptions {
   std::int64_t slice_index = 0;
   std::int64_t slice_count = 1;
   bool progress = true;  // rank 0's throttled progress line on stderr
-  // Test hook: rank 0 kills its own process (SIGKILL) right after the k-th sample it writes,
-  // to test that a crash loses nothing (tests/scripts/test_run.sh). -1: off.
+  // Test hooks (tests/run/test_run.py), so that a test acts at a point of the run instead of
+  // after a delay that assumes a machine speed. -1: off. Rank 0, right after the k-th sample it
+  // writes in this run, kills its own process (SIGKILL), to test that a crash loses nothing;
   std::int64_t die_after_samples = -1;
+  // raises test_signal on itself, which then takes the same stop path as a signal from outside;
+  std::int64_t signal_after_samples = -1;
+  int test_signal = SIGTERM;
+  // stops working and waits for a signal, so that a test can act from outside (kill another rank,
+  // requeue a Slurm job) on a run that cannot have finished.
+  std::int64_t wait_after_samples = -1;
 };
 
 struct RunOutcome {

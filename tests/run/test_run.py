@@ -9,6 +9,7 @@ import random
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -59,7 +60,8 @@ def setup(tmp_path_factory):
     return exp, ref, d
 
 
-# The 2-rank interruption tests need a run long enough to be caught mid-way on a fast machine.
+# The 2-rank interruption tests: 240 images per sample, so that a stopped worker is likely
+# mid-evaluation (nothing depends on it).
 LONG = ("--set", "data.images=240")
 
 
@@ -72,20 +74,24 @@ def long_reference(setup):
     return ref
 
 
-def start_two_ranks(exp, out):
-    """Starts a 2-rank run of the long variant and returns (process, rank-0 pids, rank-1 pids)
-    once both ranks exist and the results file has been created."""
-    p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", "--bind-to", "none", AIMC, "run",
-                          str(exp), "--output", str(out), "--no-progress", "--threads", "1",
-                          *LONG], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    r0, r1 = [], []
-    while time.time() < deadline and not (out.exists() and r0 and r1):
-        r0, r1 = rank_pids(p.pid, 0), rank_pids(p.pid, 1)
-        time.sleep(0.1)
-    assert r0 and r1, "ranks not found"
-    time.sleep(2)
-    return p, r0, r1
+def wait_for_stderr(p, marker, limit=300):
+    """Reads p's stderr up to the first line that contains `marker` and returns what it read.
+    The timer only guards against a hang: it kills p if the line never comes."""
+    timer = threading.Timer(limit, p.kill)
+    timer.start()
+    seen = []
+    try:
+        for line in p.stderr:
+            seen.append(line)
+            if marker in line:
+                return "".join(seen)
+    finally:
+        timer.cancel()
+    raise AssertionError(f"no '{marker}' on stderr:\n" + "".join(seen))
+
+
+# What --test-wait-after prints once rank 0 has stopped working and waits for a signal.
+WAITING = "test hook: waiting for a signal"
 
 
 def aimc_run(exp, out, *extra, ranks=None, timeout=600):
@@ -166,32 +172,64 @@ def test_kill_after_k_samples_then_resume(setup):
     assert_same(ref, out)
 
 
+def opened_by(pid, path):
+    """Whether process `pid` has `path` open (from /proc/PID/fd)."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            if os.readlink(fd) == os.path.realpath(path):
+                return True
+        except OSError:
+            pass
+    return False
+
+
 def test_sigkill_at_10_random_points_then_resume(setup):
-    """Durability: SIGKILL at 10 seeded random moments (during start-up, file creation, baseline
-    or any sample), each followed by a rerun that is killed again; the final resume must give
-    exactly the uninterrupted datasets, and the file must be readable after every kill."""
+    """Durability: SIGKILL at 10 seeded random points of the run (start-up, while it holds the
+    results file open, or right after its k-th sample), each followed by a rerun that is killed
+    again; the final resume must give exactly the uninterrupted datasets, and the file must be
+    readable after every kill. Each point is an event of the run, never a delay, and every run is
+    also given --test-die-after, so that no run can finish before its kill."""
     exp, ref, d = setup
     out = d / "sigkill.h5"
     rng = random.Random(20261129)
-    done_counts = []
-    for _ in range(10):
+    # At most `cap` samples per run, and at least one sample left for every later run: the study
+    # (16 samples) never completes before the final resume.
+    caps = []
+    for i in range(10):
+        caps.append(min(rng.randint(1, 3), 15 - sum(caps) - (9 - i)))
+    done = 0
+    for cap in caps:
+        where = rng.choices(["start", "open", "sample"], weights=[1, 2, 3])[0]
         p = subprocess.Popen([AIMC, "run", str(exp), "--output", str(out), "--no-progress",
-                              "--threads", "1"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.2, 4.0))
-        p.send_signal(signal.SIGKILL)
-        p.wait()
+                              "--threads", "1", "--test-die-after", str(cap)],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if where == "open":
+            deadline = time.time() + 120  # a hang guard
+            while p.poll() is None and not opened_by(p.pid, out) and time.time() < deadline:
+                time.sleep(0.01)
+        if where != "sample":
+            p.send_signal(signal.SIGKILL)
+        assert p.wait(timeout=300) == -signal.SIGKILL
+        before = done
         if out.exists():
             with h5py.File(out, "r") as f:
                 done = int(f["samples/done"][()].sum())
-                assert f.attrs["complete"] == (1 if done == 16 else 0)
+                assert f.attrs["complete"] == 0
                 # Every sample marked done is whole.
                 ok = f["samples/done"][()] == 1
                 assert (f["samples/total"][()][ok] == 48).all()
-            done_counts.append(done)
-    assert done_counts == sorted(done_counts)  # nothing finished was ever lost
+        # Nothing finished is ever lost, and a run that reaches its k-th sample stops right there.
+        assert before <= done <= before + cap
+        if where == "sample":
+            assert done == before + cap
+    resumed = out.exists()
     proc = aimc_run(exp, out, "--threads", "1")
     assert proc.returncode == 0, proc.stderr
+    assert not resumed or f"resuming: {done} already done" in proc.stderr
     assert_same(ref, out)
 
 
@@ -200,10 +238,18 @@ def test_worker_rank_killed_fails_cleanly_then_resume(setup, long_reference):
     with the file readable; a rerun resumes with nothing lost."""
     exp, _, d = setup
     out = d / "rankkill.h5"
-    p, rank0, rank1 = start_two_ranks(exp, out)
+    # Rank 0 waits after its 3rd sample (of 16), so the run is surely unfinished when rank 1 dies.
+    p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", "--bind-to", "none", AIMC, "run",
+                          str(exp), "--output", str(out), "--no-progress", "--threads", "1",
+                          "--test-wait-after", "3", *LONG], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    seen = wait_for_stderr(p, WAITING)
+    rank0, rank1 = rank_pids(p.pid, 0), rank_pids(p.pid, 1)
+    assert rank0 and rank1, "ranks not found"
     for pid in rank1:
         os.kill(pid, signal.SIGKILL)
     _, err = p.communicate(timeout=120)
+    err = seen + err
     assert p.returncode != 0
     assert "signal 9" in err or "Killed" in err, err
     # mpiexec may return before rank 0 is gone; the file is ours once it is.
@@ -213,30 +259,29 @@ def test_worker_rank_killed_fails_cleanly_then_resume(setup, long_reference):
     with h5py.File(out, "r") as f:
         assert f.attrs["complete"] == 0
         before = int(f["samples/done"][()].sum())
+    assert before >= 3
     proc = aimc_run(exp, out, "--threads", "1", *LONG, ranks=2)
     assert proc.returncode == 0, proc.stderr
     assert f"resuming: {before} already done" in proc.stderr
     assert_same(long_reference, out)
 
 
-def test_sigterm_stops_cleanly_then_resume(setup):
+@pytest.mark.parametrize("name", ["TERM", "INT"])
+def test_signal_stops_cleanly_then_resume(setup, name):
+    """SIGTERM or SIGINT, raised by the run itself right after its 5th of 16 samples, takes the
+    path of a signal from outside: the sample in flight is dropped, the 5 are kept."""
     exp, ref, d = setup
-    out = d / "sigterm.h5"
-    p = subprocess.Popen([AIMC, "run", str(exp), "--output", str(out), "--no-progress",
-                          "--threads", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and not out.exists():
-        time.sleep(0.2)
-    time.sleep(3)
-    p.send_signal(signal.SIGTERM)
-    _, err = p.communicate(timeout=120)
-    assert p.returncode == 128 + signal.SIGTERM, err
-    assert "stopped by signal 15" in err and "rerun the same command to resume" in err
+    out = d / f"sig{name}.h5"
+    sig = getattr(signal, "SIG" + name)
+    proc = aimc_run(exp, out, "--threads", "1", "--test-signal-after", f"5:{name}")
+    assert proc.returncode == 128 + sig, proc.stderr
+    assert f"stopped by signal {int(sig)} with 5 of 16 samples done" in proc.stderr
+    assert "rerun the same command to resume" in proc.stderr
     a = attrs(out)
     assert a["complete"] == 0
     proc = aimc_run(exp, out, "--threads", "1")
     assert proc.returncode == 0, proc.stderr
+    assert "resuming: 5 already done" in proc.stderr
     assert_same(ref, out)
 
 
@@ -277,14 +322,22 @@ def rank_pids(launcher_pid, rank):
 
 
 def test_sigterm_to_rank0_stops_both_ranks_then_resume(setup, long_reference):
-    """Rank 0 stops first and tells the busy worker to stop mid-evaluation."""
+    """Rank 0 stops first and tells the worker, busy with its unit or waiting for the next, to
+    stop. The signal comes from outside, once rank 0 waits after its 2nd sample (of 16)."""
     exp, _, d = setup
     out = d / "sigterm2.h5"
-    p, rank0, _ = start_two_ranks(exp, out)
+    p = subprocess.Popen([MPIEXEC, "-n", "2", "--oversubscribe", "--bind-to", "none", AIMC, "run",
+                          str(exp), "--output", str(out), "--no-progress", "--threads", "1",
+                          "--test-wait-after", "2", *LONG], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    seen = wait_for_stderr(p, WAITING)
+    rank0 = rank_pids(p.pid, 0)
+    assert rank0, "rank 0 not found"
     for pid in rank0:
         os.kill(pid, signal.SIGTERM)
     _, err = p.communicate(timeout=120)
-    assert p.returncode != 0
+    err = seen + err
+    assert p.returncode == 128 + signal.SIGTERM, err
     assert "stopped by signal 15" in err, err
     assert "MPI_ERR" not in err and "MPI_ABORT" not in err, err
     assert attrs(out)["complete"] == 0

@@ -158,8 +158,8 @@ t_inference = 60, 86400
 EOF
 }
 study tiny 32
-# The requeue study has more images per sample, so that a job is surely still running when the
-# test requeues it after its first finished sample.
+# The requeue study has more images per sample, so that a worker rank is likely mid-evaluation
+# when the job is requeued (that the job is still running is certain: see requeue_test).
 study longer 192
 cd "$RUN"
 export AIMC=$AIMC_BIN  # the slurm/ scripts' binary
@@ -230,12 +230,15 @@ say "(b) submit-sweep.sh: 2 array slices merged after afterok, identical to the 
 # again; the test shortens it to a few seconds once the node has cleaned up the first run. (No
 # shorter: slurmd refuses a launch whose credential is from the same second as the revocation of
 # the job's previous one, "Job credential revoked".)
+# --test-wait-after 1: rank 0 waits for a signal once the file holds 1 sample, so the job cannot
+# finish before the test interrupts it, however fast the machine; the requeued run, which resumes
+# with that sample, does not wait.
 requeue_test() {  # requeue_test scontrol-requeue|time-limit RANKS
   local name=$1 ranks=$2 id out=$RUN/$1.h5 log k m
   id=$(sbatch --parsable -N 1 --ntasks-per-node="$ranks" -c 1 -t 15 -o "$RUN/$name-%j.log" \
-    "$REPO/slurm/run-mpi.sbatch" longer.ini --output "$out" --no-progress)
+    "$REPO/slurm/run-mpi.sbatch" longer.ini --output "$out" --no-progress --test-wait-after 1)
   local start=$SECONDS
-  until (($($PY "$HERE/h5check.py" "done" "$out") >= 1)); do
+  until grep -q "test hook: waiting for a signal" "$RUN/$name-$id.log" 2>/dev/null; do
     ((SECONDS - start < 180)) || fail "($name) no sample finished within 180 s"
     [[ "$(job_field "$id" JobState)" =~ ^(PENDING|RUNNING)$ ]] ||
       fail "($name) job ended before the test could interrupt it: $(cat "$RUN/$name-$id.log")"
