@@ -394,7 +394,9 @@ struct AnalogChip::Calibrator final : MatmulBackend {
 };
 
 AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
-  const int n = images.size();
+  // Exactly calibration.images of them, whatever the caller loaded (aimc run loads the most any
+  // sweep point asks for): the calibration must be a function of its key alone.
+  const int n = std::min(images.size(), params_.calibration_images);
   std::vector<float> logits(static_cast<std::size_t>(n) * net_->num_classes());
   Calibrator inputs(this, Calibrator::Pass::inputs, net_->dense_layers().size());
   net_->forward(images.image(0), n, logits.data(), inputs);

@@ -44,8 +44,9 @@ class AnalogChip final : public MatmulBackend {
     std::vector<float> z_bound;
   };
 
-  // Computes the ranges from these images (run through the network with the target weights, on
-  // the calling thread), applies them, and returns them for reuse with apply().
+  // Computes the ranges from the first calibration.images of these images (all of them if fewer;
+  // run through the network with the target weights, on the calling thread), applies them, and
+  // returns them for reuse with apply().
   Calibration calibrate(const ImageSet& images);
   // Applies a calibration computed by a chip with the same network and calibration keys; throws
   // aimc::Error naming the first key that differs otherwise.
