@@ -202,9 +202,9 @@ TEST_F(ResultsFileRoundTrip, WhatTheWriterWritesTheReaderReads) {
   const auto f = aimc::io::ResultsFile::open_existing((dir_ / "a.h5").string(), false);
   EXPECT_EQ(f->n_done(), 2);
   for (const std::int64_t i : {1, 2})
-    EXPECT_EQ(differing_fields(record(i), f->row(i)), "") << "sample " << i;
+    EXPECT_EQ(differing_fields(record(i), f->read_row(i)), "") << "sample " << i;
   // A row not done holds its key and every field's fill value.
-  const SampleRecord& empty = f->row(0);
+  const SampleRecord empty = f->read_row(0);
   EXPECT_EQ(empty.point, 0);
   EXPECT_EQ(empty.chip, 0);
   for_each_sample_field([&](const auto& field) {
@@ -234,7 +234,7 @@ TEST_F(ResultsFileRoundTrip, MergeCopiesEveryField) {
   EXPECT_TRUE(report.missing.empty());
   const auto m = aimc::io::ResultsFile::open_existing((dir_ / "m.h5").string(), false);
   for (std::int64_t i = 0; i < 4; ++i)
-    EXPECT_EQ(differing_fields(record(i), m->row(i)), "") << "sample " << i;
+    EXPECT_EQ(differing_fields(record(i), m->read_row(i)), "") << "sample " << i;
 }
 
 TEST_F(ResultsFileRoundTrip, TheFileDeclaresEveryFieldInOrder) {

@@ -219,6 +219,28 @@ void write_row(hid_t file, const std::string& name, hid_t mem_type, hsize_t row,
         ctx + ": cannot write '" + name + "' (disk full?)");
 }
 
+void read_row_values(hid_t file, const std::string& name, hid_t mem_type, hsize_t row,
+                     hsize_t row_len, void* data, const std::string& ctx) {
+  const h5::Handle d = open_dataset(file, name, ctx);
+  const h5::Handle space(H5Dget_space(d.get()), H5Sclose);
+  const hsize_t start[2] = {row, 0};
+  const hsize_t count[2] = {1, row_len};
+  check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+        ctx + ": bad row of '" + name + "'");
+  const hsize_t mem_dims[1] = {row_len};
+  const h5::Handle mem(H5Screate_simple(1, mem_dims, nullptr), H5Sclose);
+  check(H5Dread(d.get(), mem_type, mem.get(), space.get(), H5P_DEFAULT, data),
+        ctx + ": cannot read '" + name + "'");
+}
+
+std::size_t value_count(hid_t file, const std::string& name, const std::string& ctx) {
+  const h5::Handle d = open_dataset(file, name, ctx);
+  const h5::Handle space(H5Dget_space(d.get()), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) throw Error(ctx + ": unreadable dataset '" + name + "'");
+  return static_cast<std::size_t>(n);
+}
+
 template <typename T>
 std::vector<T> read_all(hid_t file, const std::string& name, hid_t mem_type,
                         const std::string& ctx) {
@@ -491,7 +513,8 @@ void ResultsFile::load_state() {
   if (static_cast<std::int64_t>(n) != n_points_ * n_chips_)
     throw Error(path_ + ": sample tables have inconsistent lengths (corrupt file?)");
   rows_.assign(n, {});
-  // Every stored field of every row; derived ones are recomputed from these when needed.
+  // The scalar fields of every row, which the summary and merge need; derived ones are recomputed
+  // from these, and vectors (per class, per layer: most of a row) are read on demand (read_row).
   experiment::for_each_sample_field([&](const auto& field) {
     using Field = std::decay_t<decltype(field)>;
     using E = ElementOf<Field>;
@@ -504,17 +527,14 @@ void ResultsFile::load_state() {
     }
     const std::size_t len = row_length(field.extent, classes_, layers_);
     const std::string name = dataset_of(field);
-    const std::vector<E> column = read_all<E>(root, name, mem_type<E>(), path_);
-    if (column.size() != n * len)
-      throw Error(path_ + ": dataset '" + name + "' has " + std::to_string(column.size()) +
+    const std::size_t count = value_count(root, name, path_);
+    if (count != n * len)
+      throw Error(path_ + ": dataset '" + name + "' has " + std::to_string(count) +
                   " values, expected " + std::to_string(n * len) + " (corrupt file?)");
-    for (std::size_t i = 0; i < n; ++i) {
-      if constexpr (k_scalar<Field>)
+    if constexpr (k_scalar<Field>) {
+      const std::vector<E> column = read_all<E>(root, name, mem_type<E>(), path_);
+      for (std::size_t i = 0; i < n; ++i)
         rows_[i].*field.member = column[i];
-      else
-        (rows_[i].*field.member)
-            .assign(column.begin() + static_cast<std::ptrdiff_t>(i * len),
-                    column.begin() + static_cast<std::ptrdiff_t>((i + 1) * len));
     }
   });
   samples_of_point_.assign(static_cast<std::size_t>(n_points_), {});
@@ -625,8 +645,29 @@ void ResultsFile::write(const SampleRecord& r) {
   flush();
   done_[row] = 1;
   rows_[row] = r;
+  // Kept in memory like a row load_state read: scalars only.
+  experiment::for_each_sample_field([&](const auto& field) {
+    if constexpr (!k_scalar<std::decay_t<decltype(field)>>) (rows_[row].*field.member).clear();
+  });
   write_point(r.point);
   flush();
+}
+
+SampleRecord ResultsFile::read_row(std::int64_t sample) const {
+  const std::size_t row = static_cast<std::size_t>(sample);
+  SampleRecord r = rows_.at(row);
+  experiment::for_each_sample_field([&](const auto& field) {
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (!k_scalar<Field>) {
+      if (field.member == nullptr) return;
+      using E = ElementOf<Field>;
+      auto& v = r.*field.member;
+      v.resize(row_length(field.extent, classes_, layers_));
+      read_row_values(file_.get(), dataset_of(field), mem_type<E>(), row, v.size(), v.data(),
+                      path_);
+    }
+  });
+  return r;
 }
 
 void ResultsFile::write_point(std::int64_t p) {

@@ -59,9 +59,7 @@ class ResultsFile final : public experiment::ResultSink {
   hid_t handle() const { return file_.get(); }
   std::uint64_t seed() const { return seed_; }
   // Sample `sample` as the file holds it (its key fields and fill values while not done).
-  const experiment::SampleRecord& row(std::int64_t sample) const {
-    return rows_.at(static_cast<std::size_t>(sample));
-  }
+  experiment::SampleRecord read_row(std::int64_t sample) const;
   // Copies the samples that `other` has and this file lacks. Returns the samples both have.
   std::vector<std::int64_t> merge_from(const ResultsFile& other);
 
@@ -83,7 +81,9 @@ class ResultsFile final : public experiment::ResultSink {
   int classes_ = 0;
   int layers_ = 0;
   std::vector<std::uint8_t> done_;
-  std::vector<experiment::SampleRecord> rows_;  // every row as filed (fill values until done)
+  // The scalar fields of every row as filed (fill values until done); vectors left empty, so
+  // that memory does not grow with classes and layers.
+  std::vector<experiment::SampleRecord> rows_;
   std::vector<std::vector<std::int64_t>> samples_of_point_;  // sample indices, ascending
 };
 
