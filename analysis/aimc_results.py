@@ -3,15 +3,18 @@
 A results file holds one experiment: sweep points x chip instances. This module reads it into
 pandas DataFrames:
 
-- ``samples``: one row per (sweep point, chip): ``point``, ``chip``, ``done``, ``correct``,
-  ``total``, ``accuracy``, ``t_inference_s``, ``seconds`` (wall time) and one column per sweep
-  axis, named by the axis key (``t_inference``, ``chip.drift.compensation``, ...).
+- ``samples``: one row per (sweep point, chip): ``done``, ``t_inference_s``, one column per
+  sweep axis, named by the axis key (``t_inference``, ``chip.drift.compensation``, ...), and one
+  column per scalar sample field the file declares (its ``sample_fields`` attribute, written by
+  aimc from its one declaration of the sample record): ``point``, ``chip``, ``correct``,
+  ``total``, ``accuracy``, ``seconds`` (wall time), the performance model's figures, ...
 - ``points`` (the summary): one row per sweep point: ``point``, ``program_group``,
   ``t_inference_s``, the axis columns, ``n`` (finished samples) and ``accuracy_mean``, ``_std``,
   ``_sem``, ``_ci95_low``, ``_ci95_high``, ``_min``, ``_median``, ``_max`` as computed by aimc
   over the finished samples (the 95% interval is Student's t over chips).
 
-Accuracies are fractions in [0, 1]. Use with Debian's interpreter (/usr/bin/python3), which has
+Per-class and per-layer fields are arrays in ``per_class`` and ``per_layer``; ``fields`` lists
+the declared fields (name, dataset, kind, unit, doc). Accuracies are fractions in [0, 1]. Use with Debian's interpreter (/usr/bin/python3), which has
 h5py, numpy and pandas.
 
     from aimc_results import load
@@ -21,6 +24,7 @@ h5py, numpy and pandas.
 
 from __future__ import annotations
 
+import json
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -31,13 +35,33 @@ import numpy as np
 import pandas as pd
 
 FORMAT = "aimc-results"
-SUPPORTED_VERSIONS = (1,)
+SUPPORTED_VERSIONS = (2,)
 STATS = ("mean", "std", "sem", "ci95_low", "ci95_high", "min", "median", "max")
-LAYER_COLUMNS = ("layer_energy_nJ", "layer_activity", "layer_latency_ns", "layer_cores")
 
 
 class ResultsFormatError(ValueError):
     """The file is not an aimc results file, or one of a format version this code cannot read."""
+
+
+@dataclass(frozen=True)
+class SampleField:
+    """One field of the sample record, as the file declares it (docs/results-format.md)."""
+
+    name: str
+    dataset: str  # path in the file; "" for the index (the row number)
+    role: str  # index, key, result or derived
+    dtype: str  # int64 or float64
+    extent: str  # scalar, class (one per class) or layer (one per dense layer)
+    fill: str  # the value of a row not done yet ("" for index and key)
+    unit: str
+    doc: str
+    reproducible: bool  # False: wall time, kept in /timing
+    point_mean: bool  # /points holds its mean over each point's finished samples
+
+    @property
+    def kind(self) -> str:
+        """``int64``, ``float64``, or with its extent: ``int64[class]``, ``float64[layer]``."""
+        return self.dtype if self.extent == "scalar" else f"{self.dtype}[{self.extent}]"
 
 
 @dataclass
@@ -49,10 +73,18 @@ class Results:
     axes: list[str]
     samples: pd.DataFrame
     points: pd.DataFrame
-    correct_per_class: np.ndarray = field(repr=False)
-    total_per_class: np.ndarray = field(repr=False)
+    fields: list[SampleField] = field(repr=False)
+    per_class: dict = field(default_factory=dict, repr=False)
     layer_names: list[str] = field(default_factory=list)
     per_layer: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def correct_per_class(self) -> np.ndarray:
+        return self.per_class["correct_per_class"]
+
+    @property
+    def total_per_class(self) -> np.ndarray:
+        return self.per_class["total_per_class"]
 
     @property
     def complete(self) -> bool:
@@ -78,13 +110,11 @@ class Results:
         if point is not None:
             rows = (self.samples["point"] == point).to_numpy()
         out = pd.DataFrame({"layer": self.layer_names})
-        names = {"layer_energy_nJ": "energy_nJ", "layer_activity": "activity",
-                 "layer_latency_ns": "latency_ns", "layer_cores": "cores"}
         for k, v in self.per_layer.items():
             # A digital layer is NaN in every row: its mean stays NaN, without numpy's warning.
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
-                out[names[k]] = np.nanmean(v[rows].astype(float), axis=0)
+                out[k.removeprefix("layer_")] = np.nanmean(v[rows].astype(float), axis=0)
         out.attrs["samples"] = int(rows.sum())
         return out
 
@@ -116,9 +146,38 @@ def check_format(attrs: dict, path) -> None:
                                  f"expected {FORMAT!r})")
     version = attrs.get("format_version")
     if version not in SUPPORTED_VERSIONS:
-        raise ResultsFormatError(f"{path}: results format version {version!r}; this analysis code "
-                                 f"reads version(s) {', '.join(map(str, SUPPORTED_VERSIONS))} "
-                                 f"(update analysis/ or the file's writer)")
+        older = isinstance(version, int) and version < min(SUPPORTED_VERSIONS)
+        raise ResultsFormatError(
+            f"{path}: results format version {version!r}"
+            f"{' (an older aimc)' if older else ''}; this analysis code reads version(s) "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}; results of different versions are not "
+            f"comparable (rerun the study with this aimc, or use the analysis/ of the aimc that "
+            f"wrote it)")
+
+
+def sample_fields(attrs: dict, path) -> list[SampleField]:
+    """The sample fields a results file declares (its ``sample_fields`` attribute)."""
+    try:
+        return [SampleField(**d) for d in json.loads(attrs["sample_fields"])]
+    except (KeyError, TypeError, ValueError) as e:
+        raise ResultsFormatError(f"{path}: no readable sample_fields attribute ({e!r}), expected "
+                                 f"the declaration of the sample fields (corrupt file?)") from None
+
+
+def fields_markdown(fields: list[SampleField]) -> str:
+    """The table of sample fields in docs/results-format.md, made from a file's declaration."""
+    lines = ["| field | dataset | kind | unit | until done | meaning |",
+             "|---|---|---|---|---|---|"]
+    for x in fields:
+        flags = [f for f, on in (("the row number, no dataset", x.role == "index"),
+                                 ("set for every row when the file is created", x.role == "key"),
+                                 ("computed by the writer", x.role == "derived"),
+                                 ("wall time, not reproducible", not x.reproducible),
+                                 ("/points holds its per-point mean", x.point_mean)) if on]
+        meaning = x.doc + (f" ({'; '.join(flags)})" if flags else "")
+        dataset = f"`{x.dataset}`" if x.dataset else ""
+        lines.append(f"| `{x.name}` | {dataset} | {x.kind} | {x.unit} | {x.fill} | {meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 def _open(path: Path) -> h5py.File:
@@ -145,28 +204,23 @@ def load(path, *, done_only: bool = True) -> Results:
         check_format(attrs, path)
         axes = [a for a in str(attrs.get("axes", "")).split("\n") if a]
 
+        fields = sample_fields(attrs, path)
         s = f["samples"]
-        samples = pd.DataFrame({
-            "point": s["point"][()],
-            "chip": s["chip"][()],
-            "done": s["done"][()].astype(bool),
-            "correct": s["correct"][()],
-            "total": s["total"][()],
-            "accuracy": s["accuracy"][()],
-            "t_inference_s": s["t_inference_s"][()],
-            "seconds": f["timing/seconds"][()],
-        })
+        columns, per_class, per_layer = {}, {}, {}
+        for x in fields:
+            if x.role == "index":
+                continue
+            if x.dataset not in f:
+                raise ResultsFormatError(f"{path}: sample field {x.name!r} declared in "
+                                         f"{x.dataset!r}, which is missing (corrupt file?)")
+            data = f[x.dataset][()]
+            {"scalar": columns, "class": per_class, "layer": per_layer}[x.extent][x.name] = data
+        samples = pd.DataFrame(columns)
+        samples.insert(0, "done", s["done"][()].astype(bool))
+        samples["t_inference_s"] = s["t_inference_s"][()]
         for a in axes:
             samples[a] = _column(s[a])
-        # Every other 1-D column as it is: the performance model's (energy_per_image_uJ_mean,
-        # tops_per_w, ...) and any a later writer of this format version adds.
-        for k in s:
-            if k not in samples and s[k].ndim == 1:
-                samples[k] = _column(s[k])
-        correct_pc = s["correct_per_class"][()]
-        total_pc = s["total_per_class"][()]
         layer_names = list(_column(f["layers/name"])) if "layers/name" in f else []
-        per_layer = {k: s[k][()] for k in LAYER_COLUMNS if k in s}
 
         p = f["points"]
         points = pd.DataFrame({
@@ -179,17 +233,16 @@ def load(path, *, done_only: bool = True) -> Results:
         points["n"] = p["n"][()]
         for stat in STATS:
             points[f"accuracy_{stat}"] = p[f"accuracy_{stat}"][()]
-        for k in p:
-            if k not in points and k != "index" and p[k].ndim == 1:
-                points[k] = _column(p[k])
+        for x in fields:
+            if x.point_mean:
+                points[x.name] = p[x.name][()]
 
     if done_only:
         keep = samples["done"].to_numpy()
         samples = samples[keep].reset_index(drop=True)
-        correct_pc, total_pc = correct_pc[keep], total_pc[keep]
+        per_class = {k: v[keep] for k, v in per_class.items()}
         per_layer = {k: v[keep] for k, v in per_layer.items()}
-    return Results(path, attrs, axes, samples, points, correct_pc, total_pc, layer_names,
-                   per_layer)
+    return Results(path, attrs, axes, samples, points, fields, per_class, layer_names, per_layer)
 
 
 def samples(path, **kwargs) -> pd.DataFrame:
@@ -211,3 +264,19 @@ def curve_label(row: pd.Series, keys: list[str]) -> str:
             v = int(v)
         parts.append(f"{k.removeprefix('chip.')}={v}")
     return ", ".join(parts)
+
+
+if __name__ == "__main__":
+    # python3 analysis/aimc_results.py FILE: the sample-field table of docs/results-format.md,
+    # from FILE's declaration.
+    if len(sys.argv) != 2:
+        sys.exit("usage: aimc_results.py RESULTS.h5  (prints the sample-field table of the docs)")
+    with _open(Path(sys.argv[1])) as f:
+        file_attrs = {k: _attr(v) for k, v in f.attrs.items()}
+    try:
+        check_format(file_attrs, sys.argv[1])
+        table = fields_markdown(sample_fields(file_attrs, sys.argv[1]))
+    except ResultsFormatError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    print(table, end="")

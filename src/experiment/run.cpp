@@ -3,7 +3,6 @@
 #include <mpi.h>
 
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -53,63 +52,6 @@ bool on_main_thread(std::thread::id main_id) {
 
 void nap() {
   std::this_thread::sleep_for(std::chrono::milliseconds(2));
-}
-
-// A sample as one int64 message: integers as they are, doubles bit for bit.
-class Packer {
- public:
-  void put(std::int64_t v) { b_.push_back(v); }
-  void put(double v) { b_.push_back(std::bit_cast<std::int64_t>(v)); }
-  template <typename T>
-  void put(const std::vector<T>& v) {
-    put(static_cast<std::int64_t>(v.size()));
-    for (const T x : v)
-      put(x);
-  }
-  std::vector<std::int64_t> take() { return std::move(b_); }
-
- private:
-  std::vector<std::int64_t> b_;
-};
-
-class Unpacker {
- public:
-  explicit Unpacker(const std::vector<std::int64_t>& b) : b_(&b) {}
-  void get(std::int64_t& v) { v = b_->at(i_++); }
-  void get(double& v) { v = std::bit_cast<double>(b_->at(i_++)); }
-  template <typename T>
-  void get(std::vector<T>& v) {
-    std::int64_t n = 0;
-    get(n);
-    v.resize(static_cast<std::size_t>(n));
-    for (T& x : v)
-      get(x);
-  }
-
- private:
-  const std::vector<std::int64_t>* b_;
-  std::size_t i_ = 0;
-};
-
-// Both directions list the fields once, in the same order.
-template <typename F>
-void for_fields(SampleRecord& r, F&& f) {
-  f(r.sample, r.point, r.chip, r.correct, r.total, r.correct_per_class, r.total_per_class,
-    r.seconds, r.energy_uJ_mean, r.energy_uJ_std, r.images_per_s, r.gops, r.tops_per_w,
-    r.latency_us, r.layer_energy_nJ, r.layer_activity, r.layer_latency_ns, r.layer_cores);
-}
-
-std::vector<std::int64_t> pack(SampleRecord r) {
-  Packer p;
-  for_fields(r, [&p](auto&... v) { (p.put(v), ...); });
-  return p.take();
-}
-
-SampleRecord unpack(const std::vector<std::int64_t>& b) {
-  SampleRecord r;
-  Unpacker u(b);
-  for_fields(r, [&u](auto&... v) { (u.get(v), ...); });
-  return r;
 }
 
 void send(const std::vector<std::int64_t>& b, int dest, int tag) {

@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <limits>
 #include <sstream>
+#include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "util/error.hpp"
 #include "util/version.hpp"
@@ -20,51 +23,151 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* k_format = "aimc-results";
-constexpr std::int64_t k_format_version = 1;
+// 2: the sample fields declared in the `sample_fields` attribute; stream keys derived from content
+// (issue 15), so results of version 1 are not comparable.
+constexpr std::int64_t k_format_version = 2;
 constexpr double k_nan = std::numeric_limits<double>::quiet_NaN();
 
-// The per-sample columns a run fills in; everything else in the file is written at creation.
-// merge copies exactly these.
-struct DynamicColumn {
-  const char* path;
-  hid_t (*mem_type)();
-};
-hid_t type_i64() {
-  return H5T_NATIVE_INT64;
+using experiment::Extent;
+using experiment::Role;
+using experiment::SampleRecord;
+
+// The finished flag of each row: the writer's bookkeeping, not a field of the sample.
+constexpr const char* k_done = "samples/done";
+
+template <typename Field>
+using ElementOf = typename Field::Element;
+
+// True for a field that holds one value per sample.
+template <typename Field>
+constexpr bool k_scalar = std::is_same_v<typename Field::Value, typename Field::Element>;
+
+template <typename E>
+hid_t file_type() {
+  static_assert(std::is_same_v<E, std::int64_t> || std::is_same_v<E, double>);
+  if constexpr (std::is_same_v<E, std::int64_t>) return H5T_STD_I64LE;
+  return H5T_IEEE_F64LE;
 }
-hid_t type_f64() {
+
+template <typename E>
+hid_t mem_type() {
+  if constexpr (std::is_same_v<E, std::int64_t>) return H5T_NATIVE_INT64;
   return H5T_NATIVE_DOUBLE;
 }
-hid_t type_u8() {
-  return H5T_NATIVE_UINT8;
-}
-const DynamicColumn k_dynamic[] = {
-    {"samples/correct", type_i64},
-    {"samples/total", type_i64},
-    {"samples/accuracy", type_f64},
-    {"samples/correct_per_class", type_i64},
-    {"samples/total_per_class", type_i64},
-    {"timing/seconds", type_f64},
-    {"samples/energy_per_image_uJ_mean", type_f64},
-    {"samples/energy_per_image_uJ_std", type_f64},
-    {"samples/images_per_s", type_f64},
-    {"samples/gops", type_f64},
-    {"samples/tops_per_w", type_f64},
-    {"samples/latency_us", type_f64},
-    {"samples/layer_energy_nJ", type_f64},
-    {"samples/layer_activity", type_f64},
-    {"samples/layer_latency_ns", type_f64},
-    {"samples/layer_cores", type_i64},
-    {"samples/done", type_u8},
-};
 
-// The per-sample performance scalars, in SampleRecord order, and their per-point means.
-const char* const k_perf_columns[] = {"energy_per_image_uJ_mean",
-                                      "energy_per_image_uJ_std",
-                                      "images_per_s",
-                                      "gops",
-                                      "tops_per_w",
-                                      "latency_us"};
+template <typename E>
+constexpr std::string_view dtype_name() {
+  if constexpr (std::is_same_v<E, std::int64_t>) return "int64";
+  return "float64";
+}
+
+// The dataset of a field: /timing for wall time, which differs between identical runs, and
+// /samples for the rest (docs/results-format.md). Index fields have none.
+template <typename Field>
+std::string dataset_of(const Field& field) {
+  if (field.role == Role::Index) return "";
+  return std::string(field.reproducible ? "samples/" : "timing/") + std::string(field.name);
+}
+
+bool written_with_sample(Role role) {
+  return role == Role::Result || role == Role::Derived;
+}
+
+hsize_t row_length(Extent extent, std::int64_t classes, std::int64_t layers) {
+  switch (extent) {
+    case Extent::PerClass:
+      return static_cast<hsize_t>(classes);
+    case Extent::PerLayer:
+      return static_cast<hsize_t>(layers);
+    case Extent::Scalar:
+      break;
+  }
+  return 1;
+}
+
+std::string_view extent_name(Extent extent) {
+  switch (extent) {
+    case Extent::PerClass:
+      return "class";
+    case Extent::PerLayer:
+      return "layer";
+    case Extent::Scalar:
+      break;
+  }
+  return "scalar";
+}
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::Index:
+      return "index";
+    case Role::Key:
+      return "key";
+    case Role::Derived:
+      return "derived";
+    case Role::Result:
+      break;
+  }
+  return "result";
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(ch));
+      out += buf;
+    } else {
+      out += ch;
+    }
+  }
+  return out + "\"";
+}
+
+template <typename E>
+std::string fill_text(E fill) {
+  if constexpr (std::is_same_v<E, std::int64_t>) {
+    return std::to_string(fill);
+  } else {
+    if (std::isnan(fill)) return "NaN";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.17g", fill);
+    return buf;
+  }
+}
+
+// experiment::k_sample_fields as the JSON text of the root attribute `sample_fields`, so that a
+// reader (analysis/aimc_results.py) and the docs' table follow what the file declares.
+std::string sample_fields_json() {
+  std::string out = "[";
+  experiment::for_each_sample_field([&](const auto& field) {
+    using E = ElementOf<std::decay_t<decltype(field)>>;
+    if (out.size() > 1) out += ",\n ";
+    out += "{\"name\": " + json_string(field.name) +
+           ", \"dataset\": " + json_string(dataset_of(field)) +
+           ", \"role\": " + json_string(role_name(field.role)) +
+           ", \"dtype\": " + json_string(dtype_name<E>()) +
+           ", \"extent\": " + json_string(extent_name(field.extent)) + ", \"fill\": " +
+           json_string(written_with_sample(field.role) ? fill_text(field.fill) : "") +
+           ", \"unit\": " + json_string(field.unit) + ", \"doc\": " + json_string(field.doc) +
+           ", \"reproducible\": " + (field.reproducible ? "true" : "false") +
+           ", \"point_mean\": " + (field.point_mean ? "true" : "false") + "}";
+  });
+  return out + "]";
+}
+
+// Which sample row i holds: its key fields are known from the plan alone.
+SampleRecord row_key(const experiment::Plan& plan, std::int64_t i) {
+  SampleRecord r;
+  r.sample = i;
+  r.point = i / plan.params.n_chips;
+  r.chip = i % plan.params.n_chips;
+  return r;
+}
 
 void check(herr_t rc, const std::string& what) {
   if (rc < 0) throw Error(what);
@@ -114,6 +217,28 @@ void write_row(hid_t file, const std::string& name, hid_t mem_type, hsize_t row,
   const h5::Handle mem(H5Screate_simple(1, mem_dims, nullptr), H5Sclose);
   check(H5Dwrite(d.get(), mem_type, mem.get(), space.get(), H5P_DEFAULT, data),
         ctx + ": cannot write '" + name + "' (disk full?)");
+}
+
+void read_row_values(hid_t file, const std::string& name, hid_t mem_type, hsize_t row,
+                     hsize_t row_len, void* data, const std::string& ctx) {
+  const h5::Handle d = open_dataset(file, name, ctx);
+  const h5::Handle space(H5Dget_space(d.get()), H5Sclose);
+  const hsize_t start[2] = {row, 0};
+  const hsize_t count[2] = {1, row_len};
+  check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
+        ctx + ": bad row of '" + name + "'");
+  const hsize_t mem_dims[1] = {row_len};
+  const h5::Handle mem(H5Screate_simple(1, mem_dims, nullptr), H5Sclose);
+  check(H5Dread(d.get(), mem_type, mem.get(), space.get(), H5P_DEFAULT, data),
+        ctx + ": cannot read '" + name + "'");
+}
+
+std::size_t value_count(hid_t file, const std::string& name, const std::string& ctx) {
+  const h5::Handle d = open_dataset(file, name, ctx);
+  const h5::Handle space(H5Dget_space(d.get()), H5Sclose);
+  const hssize_t n = H5Sget_simple_extent_npoints(space.get());
+  if (n < 0) throw Error(ctx + ": unreadable dataset '" + name + "'");
+  return static_cast<std::size_t>(n);
 }
 
 template <typename T>
@@ -228,7 +353,6 @@ void create_layout(const std::string& path, const experiment::Plan& plan,
   const hid_t root = f.get();
   const auto n_points = static_cast<hsize_t>(plan.points.size());
   const auto n = static_cast<hsize_t>(plan.n_samples());
-  const auto c = static_cast<hsize_t>(classes);
 
   set_string_attr(root, "format", k_format, ctx);
   set_number_attr<std::int64_t>(root, "format_version", H5T_NATIVE_INT64, k_format_version, ctx);
@@ -282,18 +406,25 @@ void create_layout(const std::string& path, const experiment::Plan& plan,
                   ctx);
   create_column(root, "points/n", H5T_STD_I64LE, n_points, 1, &zero, ctx);
 
-  // /samples: one row per (point, chip); point-major.
-  std::vector<std::int64_t> s_point(n), s_chip(n);
+  // /samples: one row per (point, chip); point-major. The key fields say which sample a row is.
+  std::vector<SampleRecord> keys(n);
   std::vector<double> s_t(n);
   for (hsize_t i = 0; i < n; ++i) {
-    s_point[i] = static_cast<std::int64_t>(i) / plan.params.n_chips;
-    s_chip[i] = static_cast<std::int64_t>(i) % plan.params.n_chips;
-    s_t[i] = t[static_cast<std::size_t>(s_point[i])];
+    keys[i] = row_key(plan, static_cast<std::int64_t>(i));
+    s_t[i] = t[static_cast<std::size_t>(keys[i].point)];
   }
-  create_column(root, "samples/point", H5T_STD_I64LE, n, 1, nullptr, ctx);
-  write_all(root, "samples/point", H5T_NATIVE_INT64, s_point.data(), ctx);
-  create_column(root, "samples/chip", H5T_STD_I64LE, n, 1, nullptr, ctx);
-  write_all(root, "samples/chip", H5T_NATIVE_INT64, s_chip.data(), ctx);
+  experiment::for_each_sample_field([&](const auto& field) {
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (k_scalar<Field>) {
+      if (field.role != Role::Key) return;
+      std::vector<ElementOf<Field>> column;
+      for (const SampleRecord& k : keys)
+        column.push_back(field.get(k));
+      const std::string name = dataset_of(field);
+      create_column(root, name, file_type<ElementOf<Field>>(), n, 1, nullptr, ctx);
+      write_all(root, name, mem_type<ElementOf<Field>>(), column.data(), ctx);
+    }
+  });
   create_column(root, "samples/t_inference_s", H5T_IEEE_F64LE, n, 1, nullptr, ctx);
   write_all(root, "samples/t_inference_s", H5T_NATIVE_DOUBLE, s_t.data(), ctx);
 
@@ -305,7 +436,7 @@ void create_layout(const std::string& path, const experiment::Plan& plan,
       per_point.push_back(sp.values[a]);
     std::vector<std::string> per_sample;
     for (hsize_t i = 0; i < n; ++i)
-      per_sample.push_back(per_point[static_cast<std::size_t>(s_point[i])]);
+      per_sample.push_back(per_point[static_cast<std::size_t>(keys[i].point)]);
     std::vector<double> num;
     if (all_numeric(per_point, num)) {
       std::vector<double> num_s;
@@ -320,27 +451,22 @@ void create_layout(const std::string& path, const experiment::Plan& plan,
     }
   }
 
-  const std::int64_t minus_one = -1;
   const std::uint8_t not_done = 0;
-  create_column(root, "samples/done", H5T_STD_U8LE, n, 1, &not_done, ctx);
-  create_column(root, "samples/correct", H5T_STD_I64LE, n, 1, &minus_one, ctx);
-  create_column(root, "samples/total", H5T_STD_I64LE, n, 1, &zero, ctx);
-  create_column(root, "samples/accuracy", H5T_IEEE_F64LE, n, 1, &k_nan, ctx);
-  create_column(root, "samples/correct_per_class", H5T_STD_I64LE, n, c, &minus_one, ctx, true);
-  create_column(root, "samples/total_per_class", H5T_STD_I64LE, n, c, &zero, ctx, true);
-  // The performance model's figures (docs/performance-model.md).
-  for (const char* name : k_perf_columns) {
-    create_column(root, std::string("samples/") + name, H5T_IEEE_F64LE, n, 1, &k_nan, ctx);
-    create_column(root, std::string("points/") + name, H5T_IEEE_F64LE, n_points, 1, &k_nan, ctx);
-  }
-  const auto layers = static_cast<hsize_t>(info.layer_names.size());
+  create_column(root, k_done, H5T_STD_U8LE, n, 1, &not_done, ctx);
+  const auto layers = static_cast<std::int64_t>(info.layer_names.size());
   write_strings(root, "layers/name", info.layer_names, ctx);
-  for (const char* name : {"layer_energy_nJ", "layer_activity", "layer_latency_ns"})
-    create_column(root, std::string("samples/") + name, H5T_IEEE_F64LE, n, layers, &k_nan, ctx,
-                  true);
-  create_column(root, "samples/layer_cores", H5T_STD_I64LE, n, layers, &zero, ctx, true);
-  // Wall time per sample: the only dataset that differs between identical runs.
-  create_column(root, "timing/seconds", H5T_IEEE_F64LE, n, 1, &k_nan, ctx);
+  // Each field a sample writes, at its fill value until then, and the per-point means.
+  experiment::for_each_sample_field([&](const auto& field) {
+    if (!written_with_sample(field.role)) return;
+    using E = ElementOf<std::decay_t<decltype(field)>>;
+    create_column(root, dataset_of(field), file_type<E>(), n,
+                  row_length(field.extent, classes, layers), &field.fill, ctx,
+                  field.extent != Extent::Scalar);
+    if (field.point_mean)
+      create_column(root, "points/" + std::string(field.name), H5T_IEEE_F64LE, n_points, 1, &k_nan,
+                    ctx);
+  });
+  set_string_attr(root, "sample_fields", sample_fields_json(), ctx);
   check(H5Fflush(root, H5F_SCOPE_GLOBAL), ctx + ": cannot flush (disk full?)");
 }
 
@@ -366,8 +492,10 @@ std::unique_ptr<ResultsFile> ResultsFile::open_existing(const std::string& path,
     throw Error(path + ": not an aimc results file (no format = aimc-results attribute)");
   const std::int64_t version = h5::read_int_attribute(root, "format_version", path).at(0);
   if (version != k_format_version)
-    throw Error(path + ": results format version " + std::to_string(version) + ", expected " +
-                std::to_string(k_format_version));
+    throw Error(path + ": results format version " + std::to_string(version) + " (" +
+                (version < k_format_version ? "an older" : "a newer") + " aimc), this aimc " +
+                "reads version " + std::to_string(k_format_version) +
+                " only; results of different versions are not comparable (docs/results-format.md)");
   r->config_hash_ = h5::read_string_attribute(root, "config_hash", path);
   r->seed_ = static_cast<std::uint64_t>(h5::read_int_attribute(root, "seed", path).at(0));
   r->n_points_ = h5::read_int_attribute(root, "n_points", path).at(0);
@@ -380,27 +508,42 @@ std::unique_ptr<ResultsFile> ResultsFile::open_existing(const std::string& path,
 
 void ResultsFile::load_state() {
   const hid_t root = file_.get();
-  done_ = read_all<std::uint8_t>(root, "samples/done", H5T_NATIVE_UINT8, path_);
-  accuracy_ = read_all<double>(root, "samples/accuracy", H5T_NATIVE_DOUBLE, path_);
-  point_of_ = read_all<std::int64_t>(root, "samples/point", H5T_NATIVE_INT64, path_);
-  if (static_cast<std::int64_t>(done_.size()) != n_points_ * n_chips_ ||
-      accuracy_.size() != done_.size() || point_of_.size() != done_.size())
+  done_ = read_all<std::uint8_t>(root, k_done, H5T_NATIVE_UINT8, path_);
+  const std::size_t n = done_.size();
+  if (static_cast<std::int64_t>(n) != n_points_ * n_chips_)
     throw Error(path_ + ": sample tables have inconsistent lengths (corrupt file?)");
-  perf_.clear();
-  for (const char* name : k_perf_columns) {
-    perf_.push_back(
-        read_all<double>(root, std::string("samples/") + name, H5T_NATIVE_DOUBLE, path_));
-    if (perf_.back().size() != done_.size())
-      throw Error(path_ + ": sample tables have inconsistent lengths (corrupt file?)");
-  }
+  rows_.assign(n, {});
+  // The scalar fields of every row, which the summary and merge need; derived ones are recomputed
+  // from these, and vectors (per class, per layer: most of a row) are read on demand (read_row).
+  experiment::for_each_sample_field([&](const auto& field) {
+    using Field = std::decay_t<decltype(field)>;
+    using E = ElementOf<Field>;
+    if (field.member == nullptr) return;
+    if (field.role == Role::Index) {
+      if constexpr (std::is_same_v<typename Field::Value, std::int64_t>)
+        for (std::size_t i = 0; i < n; ++i)
+          rows_[i].*field.member = static_cast<std::int64_t>(i);
+      return;
+    }
+    const std::size_t len = row_length(field.extent, classes_, layers_);
+    const std::string name = dataset_of(field);
+    const std::size_t count = value_count(root, name, path_);
+    if (count != n * len)
+      throw Error(path_ + ": dataset '" + name + "' has " + std::to_string(count) +
+                  " values, expected " + std::to_string(n * len) + " (corrupt file?)");
+    if constexpr (k_scalar<Field>) {
+      const std::vector<E> column = read_all<E>(root, name, mem_type<E>(), path_);
+      for (std::size_t i = 0; i < n; ++i)
+        rows_[i].*field.member = column[i];
+    }
+  });
   samples_of_point_.assign(static_cast<std::size_t>(n_points_), {});
-  for (std::size_t i = 0; i < point_of_.size(); ++i) {
-    if (point_of_[i] < 0 || point_of_[i] >= n_points_)
-      throw Error(path_ + ": sample " + std::to_string(i) + " names point " +
-                  std::to_string(point_of_[i]) + ", expected 0.." + std::to_string(n_points_ - 1) +
-                  " (corrupt file?)");
-    samples_of_point_[static_cast<std::size_t>(point_of_[i])].push_back(
-        static_cast<std::int64_t>(i));
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int64_t p = rows_[i].point;
+    if (p < 0 || p >= n_points_)
+      throw Error(path_ + ": sample " + std::to_string(i) + " names point " + std::to_string(p) +
+                  ", expected 0.." + std::to_string(n_points_ - 1) + " (corrupt file?)");
+    samples_of_point_[static_cast<std::size_t>(p)].push_back(static_cast<std::int64_t>(i));
   }
 }
 
@@ -463,65 +606,79 @@ std::int64_t ResultsFile::n_done() const {
   return n;
 }
 
-void ResultsFile::write(const experiment::SampleRecord& r) {
+void ResultsFile::write(const SampleRecord& r) {
   const hid_t root = file_.get();
+  if (r.sample < 0 || r.sample >= n_samples())
+    throw Error(path_ + ": sample " + std::to_string(r.sample) + ", expected 0.." +
+                std::to_string(n_samples() - 1));
   const auto row = static_cast<hsize_t>(r.sample);
-  const auto c = static_cast<hsize_t>(classes_);
-  if (r.correct_per_class.size() != c || r.total_per_class.size() != c)
-    throw Error(path_ + ": sample " + std::to_string(r.sample) + " has " +
-                std::to_string(r.correct_per_class.size()) + " classes, expected " +
-                std::to_string(classes_));
-  const double acc = r.accuracy();
-  write_row(root, "samples/correct", H5T_NATIVE_INT64, row, 1, &r.correct, path_);
-  write_row(root, "samples/total", H5T_NATIVE_INT64, row, 1, &r.total, path_);
-  write_row(root, "samples/accuracy", H5T_NATIVE_DOUBLE, row, 1, &acc, path_);
-  write_row(root, "samples/correct_per_class", H5T_NATIVE_INT64, row, c, r.correct_per_class.data(),
-            path_);
-  write_row(root, "samples/total_per_class", H5T_NATIVE_INT64, row, c, r.total_per_class.data(),
-            path_);
-  write_row(root, "timing/seconds", H5T_NATIVE_DOUBLE, row, 1, &r.seconds, path_);
-  const double perf[6] = {r.energy_uJ_mean, r.energy_uJ_std, r.images_per_s,
-                          r.gops,           r.tops_per_w,    r.latency_us};
-  for (int k = 0; k < 6; ++k)
-    write_row(root, std::string("samples/") + k_perf_columns[k], H5T_NATIVE_DOUBLE, row, 1,
-              &perf[k], path_);
-  const auto layers = static_cast<hsize_t>(layers_);
-  if (r.layer_energy_nJ.size() != layers || r.layer_activity.size() != layers ||
-      r.layer_latency_ns.size() != layers || r.layer_cores.size() != layers)
-    throw Error(path_ + ": sample " + std::to_string(r.sample) + " has " +
-                std::to_string(r.layer_energy_nJ.size()) + " layers, expected " +
-                std::to_string(layers_));
-  write_row(root, "samples/layer_energy_nJ", H5T_NATIVE_DOUBLE, row, layers,
-            r.layer_energy_nJ.data(), path_);
-  write_row(root, "samples/layer_activity", H5T_NATIVE_DOUBLE, row, layers, r.layer_activity.data(),
-            path_);
-  write_row(root, "samples/layer_latency_ns", H5T_NATIVE_DOUBLE, row, layers,
-            r.layer_latency_ns.data(), path_);
-  write_row(root, "samples/layer_cores", H5T_NATIVE_INT64, row, layers, r.layer_cores.data(),
-            path_);
+  const SampleRecord& filed = rows_[row];
+  // Everything is checked before anything is written, so a bad record leaves the row untouched.
+  experiment::for_each_sample_field([&](const auto& field) {
+    if constexpr (k_scalar<std::decay_t<decltype(field)>>) {
+      if (field.role == Role::Key && field.get(r) != field.get(filed))
+        throw Error(path_ + ": sample " + std::to_string(r.sample) + " has " +
+                    std::string(field.name) + " " + std::to_string(field.get(r)) +
+                    ", the file's row " + std::to_string(field.get(filed)));
+    } else {
+      const std::size_t len = row_length(field.extent, classes_, layers_);
+      if (written_with_sample(field.role) && field.get(r).size() != len)
+        throw Error(path_ + ": sample " + std::to_string(r.sample) + " has " +
+                    std::to_string(field.get(r).size()) + " values of " + std::string(field.name) +
+                    ", expected " + std::to_string(len));
+    }
+  });
+  experiment::for_each_sample_field([&](const auto& field) {
+    using Field = std::decay_t<decltype(field)>;
+    if (!written_with_sample(field.role)) return;
+    const typename Field::Value v = field.get(r);
+    if constexpr (k_scalar<Field>)
+      write_row(root, dataset_of(field), mem_type<ElementOf<Field>>(), row, 1, &v, path_);
+    else
+      write_row(root, dataset_of(field), mem_type<ElementOf<Field>>(), row, v.size(), v.data(),
+                path_);
+  });
   flush();
   // The done flag goes last, in its own flush: a sample marked done is whole.
   const std::uint8_t one = 1;
-  write_row(root, "samples/done", H5T_NATIVE_UINT8, row, 1, &one, path_);
+  write_row(root, k_done, H5T_NATIVE_UINT8, row, 1, &one, path_);
   flush();
   done_[row] = 1;
-  accuracy_[row] = acc;
-  for (std::size_t k = 0; k < perf_.size(); ++k)
-    perf_[k][row] = perf[k];
-  write_point(point_of_[row]);
+  rows_[row] = r;
+  // Kept in memory like a row load_state read: scalars only.
+  experiment::for_each_sample_field([&](const auto& field) {
+    if constexpr (!k_scalar<std::decay_t<decltype(field)>>) (rows_[row].*field.member).clear();
+  });
+  write_point(r.point);
   flush();
+}
+
+SampleRecord ResultsFile::read_row(std::int64_t sample) const {
+  const std::size_t row = static_cast<std::size_t>(sample);
+  SampleRecord r = rows_.at(row);
+  experiment::for_each_sample_field([&](const auto& field) {
+    using Field = std::decay_t<decltype(field)>;
+    if constexpr (!k_scalar<Field>) {
+      if (field.member == nullptr) return;
+      using E = ElementOf<Field>;
+      auto& v = r.*field.member;
+      v.resize(row_length(field.extent, classes_, layers_));
+      read_row_values(file_.get(), dataset_of(field), mem_type<E>(), row, v.size(), v.data(),
+                      path_);
+    }
+  });
+  return r;
 }
 
 void ResultsFile::write_point(std::int64_t p) {
   const hid_t root = file_.get();
   std::vector<double> acc;
-  std::vector<double> perf_mean(perf_.size(), 0.0);
+  std::vector<const SampleRecord*> finished;
   for (const std::int64_t i : samples_of_point_.at(static_cast<std::size_t>(p))) {
     const auto s = static_cast<std::size_t>(i);
     if (done_[s] == 0) continue;
-    acc.push_back(accuracy_[s]);
-    for (std::size_t k = 0; k < perf_.size(); ++k)
-      perf_mean[k] += perf_[k][s];
+    acc.push_back(rows_[s].accuracy());
+    finished.push_back(&rows_[s]);
   }
   const experiment::PointSummary s = experiment::summarize(acc);
   const auto row = static_cast<hsize_t>(p);
@@ -531,11 +688,16 @@ void ResultsFile::write_point(std::int64_t p) {
     write_row(root, std::string("points/accuracy_") + names[k], H5T_NATIVE_DOUBLE, row, 1, &v[k],
               path_);
   write_row(root, "points/n", H5T_NATIVE_INT64, row, 1, &s.n, path_);
-  for (std::size_t k = 0; k < perf_.size(); ++k) {
-    const double mean = s.n > 0 ? perf_mean[k] / static_cast<double>(s.n) : k_nan;
-    write_row(root, std::string("points/") + k_perf_columns[k], H5T_NATIVE_DOUBLE, row, 1, &mean,
-              path_);
-  }
+  experiment::for_each_sample_field([&](const auto& field) {
+    if constexpr (k_scalar<std::decay_t<decltype(field)>>) {
+      if (!field.point_mean) return;
+      double sum = 0.0;
+      for (const SampleRecord* rec : finished)
+        sum += static_cast<double>(field.get(*rec));
+      const double mean = s.n > 0 ? sum / static_cast<double>(s.n) : k_nan;
+      write_row(root, "points/" + std::string(field.name), H5T_NATIVE_DOUBLE, row, 1, &mean, path_);
+    }
+  });
 }
 
 bool ResultsFile::has_baseline() const {
@@ -572,30 +734,35 @@ std::vector<std::int64_t> ResultsFile::merge_from(const ResultsFile& other) {
       take.push_back(i);
   }
   if (!both.empty() || take.empty()) return both;
-  for (const DynamicColumn& col : k_dynamic) {
-    const h5::Handle src = open_dataset(other.file_.get(), col.path, other.path_);
+  // What a sample writes, and its done flag last, as the writer does.
+  std::vector<std::pair<std::string, hid_t>> columns;
+  experiment::for_each_sample_field([&](const auto& field) {
+    if (written_with_sample(field.role))
+      columns.emplace_back(dataset_of(field), mem_type<ElementOf<std::decay_t<decltype(field)>>>());
+  });
+  columns.emplace_back(k_done, H5T_NATIVE_UINT8);
+  for (const auto& [name, type] : columns) {
+    const h5::Handle src = open_dataset(other.file_.get(), name, other.path_);
     const h5::Handle space(H5Dget_space(src.get()), H5Sclose);
     const hssize_t count = H5Sget_simple_extent_npoints(space.get());
     const std::size_t row_len = static_cast<std::size_t>(count) / done_.size();
-    const std::size_t bytes = H5Tget_size(col.mem_type());
+    const std::size_t bytes = H5Tget_size(type);
     std::vector<unsigned char> in(static_cast<std::size_t>(count) * bytes);
     std::vector<unsigned char> out(in.size());
-    check(H5Dread(src.get(), col.mem_type(), H5S_ALL, H5S_ALL, H5P_DEFAULT, in.data()),
-          other.path_ + ": cannot read '" + col.path + "'");
-    const h5::Handle dst = open_dataset(file_.get(), col.path, path_);
-    check(H5Dread(dst.get(), col.mem_type(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
-          path_ + ": cannot read '" + col.path + "'");
+    check(H5Dread(src.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, in.data()),
+          other.path_ + ": cannot read '" + name + "'");
+    const h5::Handle dst = open_dataset(file_.get(), name, path_);
+    check(H5Dread(dst.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
+          path_ + ": cannot read '" + name + "'");
     for (const std::size_t i : take)
       std::memcpy(out.data() + i * row_len * bytes, in.data() + i * row_len * bytes,
                   row_len * bytes);
-    check(H5Dwrite(dst.get(), col.mem_type(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
-          path_ + ": cannot write '" + col.path + "' (disk full?)");
+    check(H5Dwrite(dst.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()),
+          path_ + ": cannot write '" + name + "' (disk full?)");
   }
   for (const std::size_t i : take) {
     done_[i] = 1;
-    accuracy_[i] = other.accuracy_[i];
-    for (std::size_t k = 0; k < perf_.size(); ++k)
-      perf_[k][i] = other.perf_[k][i];
+    rows_[i] = other.rows_[i];
   }
   if (!has_baseline() && other.has_baseline()) {
     const hid_t o = other.file_.get();
@@ -622,9 +789,12 @@ std::string summary_table(const std::string& path) {
   const auto hi = read_all<double>(root, "points/accuracy_ci95_high", H5T_NATIVE_DOUBLE, path);
   const auto mn = read_all<double>(root, "points/accuracy_min", H5T_NATIVE_DOUBLE, path);
   const auto mx = read_all<double>(root, "points/accuracy_max", H5T_NATIVE_DOUBLE, path);
-  const auto uj =
-      read_all<double>(root, "points/energy_per_image_uJ_mean", H5T_NATIVE_DOUBLE, path);
-  const auto tw = read_all<double>(root, "points/tops_per_w", H5T_NATIVE_DOUBLE, path);
+  const auto point_mean = [&](auto member) {
+    return read_all<double>(root, "points/" + std::string(experiment::sample_field_name(member)),
+                            H5T_NATIVE_DOUBLE, path);
+  };
+  const auto uj = point_mean(&SampleRecord::energy_uJ_mean);
+  const auto tw = point_mean(&SampleRecord::tops_per_w);
   std::vector<std::vector<std::string>> axis_text;
   for (const std::string& a : axes) {
     const h5::Handle d = open_dataset(root, "points/" + a, path);

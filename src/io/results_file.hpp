@@ -58,6 +58,8 @@ class ResultsFile final : public experiment::ResultSink {
   const std::string& config_hash() const { return config_hash_; }
   hid_t handle() const { return file_.get(); }
   std::uint64_t seed() const { return seed_; }
+  // Sample `sample` as the file holds it (its key fields and fill values while not done).
+  experiment::SampleRecord read_row(std::int64_t sample) const;
   // Copies the samples that `other` has and this file lacks. Returns the samples both have.
   std::vector<std::int64_t> merge_from(const ResultsFile& other);
 
@@ -79,10 +81,10 @@ class ResultsFile final : public experiment::ResultSink {
   int classes_ = 0;
   int layers_ = 0;
   std::vector<std::uint8_t> done_;
-  std::vector<double> accuracy_;
-  std::vector<std::int64_t> point_of_;
+  // The scalar fields of every row as filed (fill values until done); vectors left empty, so
+  // that memory does not grow with classes and layers.
+  std::vector<experiment::SampleRecord> rows_;
   std::vector<std::vector<std::int64_t>> samples_of_point_;  // sample indices, ascending
-  std::vector<std::vector<double>> perf_;                    // [k_perf_columns][sample]
 };
 
 // A table of the per-point summary of a results file (markdown), for the terminal.

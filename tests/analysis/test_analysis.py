@@ -1,7 +1,9 @@
 """analysis/ on a results file that `aimc run` makes here: the loader and its format check, the
 summary statistics against numpy over the samples, summarize.py's tables, and the plots."""
 
+import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -17,7 +19,7 @@ from aimc_test_env import AIMC, DATA, MODELS, REPO, need  # noqa: E402
 
 ANALYSIS = REPO / "analysis"
 sys.path.insert(0, str(ANALYSIS))
-from aimc_results import ResultsFormatError, load  # noqa: E402
+from aimc_results import ResultsFormatError, fields_markdown, load, sample_fields  # noqa: E402
 
 
 # 3 times x 2 compensation modes = 6 points, x 3 chips = 18 samples (3 work units).
@@ -120,6 +122,8 @@ def test_loader_reads_a_file_a_running_writer_holds(files, tmp_path, capfd):
 
 @pytest.mark.parametrize("attr,value,message", [
     ("format_version", 99, "results format version 99"),
+    ("format_version", 1, "results format version 1 (an older aimc)"),
+    ("sample_fields", "[{]", "no readable sample_fields attribute"),
     ("format", "something-else", "not an aimc results file"),
 ])
 def test_loader_refuses_other_formats(files, tmp_path, attr, value, message):
@@ -128,10 +132,42 @@ def test_loader_refuses_other_formats(files, tmp_path, attr, value, message):
     shutil.copy(path, bad)
     with h5py.File(bad, "r+") as f:
         f.attrs[attr] = value
-    with pytest.raises(ResultsFormatError, match=message):
+    with pytest.raises(ResultsFormatError, match=re.escape(message)):
         load(bad)
     proc = run_script("summarize.py", bad)
     assert proc.returncode == 2 and message in proc.stderr and proc.stdout == ""
+
+
+def test_docs_table_of_sample_fields_matches_the_files_declaration(files):
+    """docs/results-format.md's table of sample fields is the one aimc writes into every file."""
+    path, _ = files
+    with h5py.File(path, "r") as f:
+        declared = fields_markdown(sample_fields(dict(f.attrs), path))
+    docs = (REPO / "docs" / "results-format.md").read_text()
+    begin = docs.index("<!-- sample-fields: begin")
+    table = docs[docs.index("\n", begin) + 1:docs.index("<!-- sample-fields: end -->")]
+    assert table == declared, ("docs/results-format.md is out of date; its table should be the "
+                               f"output of python3 analysis/aimc_results.py FILE:\n{declared}")
+
+
+def test_loader_follows_the_declared_fields(files, tmp_path):
+    """The loader's columns are the file's declared fields, not a list of its own: a field the
+    file declares appears, one it does not declare does not."""
+    path, _ = files
+    changed = tmp_path / "changed.h5"
+    shutil.copy(path, changed)
+    with h5py.File(changed, "r+") as f:
+        fields = [d for d in json.loads(f.attrs["sample_fields"]) if d["name"] != "gops"]
+        fields.append(dict(fields[-1], name="extra", dataset="samples/extra", extent="scalar"))
+        f["samples/extra"] = np.arange(18, dtype=np.int64)
+        f.attrs["sample_fields"] = json.dumps(fields)
+    r = load(changed)
+    assert "gops" not in r.samples and r.samples["extra"].tolist() == list(range(18))
+    assert [x.name for x in r.fields][-1] == "extra" and "gops" in load(path).samples
+    with h5py.File(changed, "r+") as f:
+        del f["samples/extra"]
+    with pytest.raises(ResultsFormatError, match="'extra' declared in 'samples/extra'"):
+        load(changed)
 
 
 def test_summary_matches_numpy_over_samples(files):

@@ -470,3 +470,22 @@ def test_refuses_other_experiment_and_missing_resume(setup, tmp_path):
     assert proc.returncode == 2 and "nothing to resume" in proc.stderr
     proc = aimc_run(exp, tmp_path / "x.h5", "--slice", "2/2")
     assert proc.returncode == 2 and "--slice '2/2'" in proc.stderr
+
+
+def test_refuses_a_file_of_another_format_version(setup, tmp_path):
+    """A results file of format version 1 (before stream keys derived from content, issue 15) is
+    refused by resume and by merge, with one error line that names the version."""
+    exp, ref, _ = setup
+    old = tmp_path / "old.h5"
+    old.write_bytes(ref.read_bytes())
+    with h5py.File(old, "r+") as f:
+        f.attrs["format_version"] = np.int64(1)
+    before = old.read_bytes()
+    for proc, command in ((aimc_run(exp, old, "--resume"), "run"),
+                          (subprocess.run([AIMC, "merge", str(tmp_path / "m.h5"), str(old)],
+                                          capture_output=True, text=True), "merge")):
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2, proc.stderr
+        assert len(lines) == 1 and lines[0].startswith(f"aimc {command}: error: {old}"), lines
+        assert "results format version 1 (an older aimc), this aimc reads version 2" in lines[0]
+    assert old.read_bytes() == before and not (tmp_path / "m.h5").exists()
