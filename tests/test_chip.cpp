@@ -434,4 +434,85 @@ TEST(Chip, OneCalibrationServesEveryChipInstance) {
   EXPECT_THROW(smaller.apply(calibration), aimc::Error);
 }
 
+// Issue 15: a calibration carries the keys it was computed with (phase calibrate in the schema),
+// and a chip with other calibration keys refuses it. aimc run reused a per_core calibration for
+// per_column chips before, since its cache key left programming.weight_scaling out.
+TEST(Chip, ACalibrationIsRefusedByAChipWithOtherCalibrationKeys) {
+  REQUIRE_MODEL("resnet20");
+  const auto f = load("resnet20", 16, 8);
+  const Network net(f.model, chip_inference());
+  const auto per_core = aimc::io::read_chip_config(
+      k_configs + "hermes64.ini", {"programming.weight_scaling=per_core", "calibration.images=8"});
+  const auto per_column = aimc::io::read_chip_config(
+      k_configs + "hermes64.ini", {"programming.weight_scaling=per_column", "calibration.images=8"});
+  AnalogChip a(net, per_core, f.model.name, 1, 0);
+  const auto calibration = a.calibrate(f.calibration);
+  AnalogChip b(net, per_column, f.model.name, 1, 0);
+  try {
+    b.apply(calibration);
+    FAIL() << "a per_core calibration was applied to a per_column chip";
+  } catch (const aimc::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("programming.weight_scaling = per_core"),
+              std::string::npos)
+        << e.what();
+  }
+  // Read-time keys are not calibration keys: the same calibration serves both compensations.
+  const auto none = aimc::io::read_chip_config(
+      k_configs + "hermes64.ini",
+      {"programming.weight_scaling=per_core", "calibration.images=8", "drift.compensation=none"});
+  AnalogChip c(net, none, f.model.name, 1, 0);
+  EXPECT_NO_THROW(c.apply(calibration));
+  // And calibration.images: the first that many of the images given, whatever their number.
+  AnalogChip d(net, per_core, f.model.name, 1, 0);
+  auto more = aimc::io::read_cifar10_train(aimc::test::data_dir() + "/cifar-10", 12);
+  EXPECT_EQ(d.calibrate(more).z_bound, calibration.z_bound);
+}
+
+// Issue 15: per-MVM draws belong to (image, output pixel, column), so the direct-convolution and
+// im2col paths and any batch size draw the same read and output noise for the same image; only
+// the summation order of the signal differs. With exact converters nothing else can amplify that
+// rounding, so the logits agree to float precision; with noise keyed by chunk offsets (before)
+// they differed by the noise itself.
+TEST(Chip, PerMvmNoiseDoesNotDependOnTheExecutionPath) {
+  REQUIRE_MODEL("resnet20");
+  const auto f = load("resnet20", 24, 8);
+  const auto p = aimc::io::read_chip_config(
+      k_configs + "hermes64.ini",
+      {"noise.read_noise_mode=per_mvm", "noise.output_noise_fraction=0.02", "converters.dac_bits=0",
+       "converters.adc_bits=0"});
+  auto logits = [&](bool direct, int batch) {
+    InferenceParams ip = chip_inference();
+    ip.direct_conv = direct;
+    ip.batch_images = batch;
+    const Network net(f.model, ip);
+    AnalogChip chip(net, p, f.model.name, 3, 1);
+    chip.calibrate(f.calibration);
+    chip.set_time(86400.0);
+    return net.infer(f.test.image(0), f.test.size(), chip);
+  };
+  const auto reference = logits(true, 24);
+  float scale = 0;
+  for (const float v : reference)
+    scale = std::max(scale, std::abs(v));
+  for (const auto& [direct, batch] : {std::pair{false, 24}, {true, 5}, {false, 7}}) {
+    const auto other = logits(direct, batch);
+    ASSERT_EQ(other.size(), reference.size());
+    float worst = 0;
+    for (std::size_t i = 0; i < other.size(); ++i)
+      worst = std::max(worst, std::abs(other[i] - reference[i]));
+    EXPECT_LT(worst, 1e-4F * scale) << "direct " << direct << ", batch " << batch;
+  }
+  // The noise is there: another read time (its own draws) moves the logits far more.
+  InferenceParams ip = chip_inference();
+  const Network net(f.model, ip);
+  AnalogChip chip(net, p, f.model.name, 3, 1);
+  chip.calibrate(f.calibration);
+  chip.set_time(86400.5);
+  const auto moved = net.infer(f.test.image(0), f.test.size(), chip);
+  float change = 0;
+  for (std::size_t i = 0; i < moved.size(); ++i)
+    change = std::max(change, std::abs(moved[i] - reference[i]));
+  EXPECT_GT(change, 1e-2F * scale);
+}
+
 }  // namespace

@@ -206,13 +206,13 @@ def test_map_resnet44_does_not_fit_one_layer_per_core():
 
 
 @pytest.mark.parametrize("override, fragment", [
-    ("device.foo=1", "unrecognised option 'device.foo'"),
-    ("converters.dac_bits=abc", "'converters.dac_bits' is invalid"),
+    ("device.foo=1", "--set: unknown chip key 'device.foo'"),
+    ("converters.dac_bits=abc", "converters.dac_bits = 'abc', expected an integer in [0, 24]"),
     ("converters.dac_bits=40", "converters.dac_bits = 40, expected an integer in [0, 24]"),
     ("noise.read_noise_mode=sometimes",
      "noise.read_noise_mode = 'sometimes', expected one of: per_evaluation, per_mvm"),
-    ("device.devices_per_polarity=3", "device.devices_per_polarity = 3, expected 1 or 2"),
-    ("mapping.cores=0", "mapping.cores = 0, expected a positive integer"),
+    ("device.devices_per_polarity=3", "device.devices_per_polarity = 3, expected an integer in [1, 2]"),
+    ("mapping.cores=0", "mapping.cores = 0, expected an integer in [1, 1048576]"),
     ("device.kind=rram", "device.kind = 'rram', expected one of: hermes, pcm"),
     ("no_equals_sign", "expected section.key=value"),
 ])
