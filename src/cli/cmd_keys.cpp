@@ -1,29 +1,17 @@
 #include <iostream>
 
 #include "cli/commands.hpp"
-#include "io/chip_config.hpp"
+#include "experiment/experiment.hpp"
+#include "hardware/chip_params.hpp"
 #include "util/json.hpp"
 
 namespace aimc::cli {
 
-int cmd_keys(const std::vector<std::string>& args, const experiment::MpiSession& mpi) {
-  po::options_description opts("Options");
-  opts.add_options()("help,h", "show this help")(
-      "json", po::bool_switch()->default_value(false),
-      "one JSON object per line: name, type, default, unit, range, expected, phases, doc");
-  po::variables_map vm;
-  if (!parse_args("keys", "[--json]", args, opts, {}, vm, mpi.is_root())) return 0;
-  if (!mpi.is_root()) return 0;
-  if (!vm["json"].as<bool>()) {
-    std::cout << "Chip configuration keys (configs/chips/*.ini, --set section.key=value, "
-                 "chip.<key> and sweep.chip.<key> in experiment files). Phases: program = a new "
-                 "chip, calibrate = a new converter calibration, read = read time, perf = the "
-                 "throughput and energy model only.\n\n"
-              << io::chip_keys_markdown();
-    return 0;
-  }
-  const hardware::ChipParams defaults;
-  for (const auto& k : hardware::chip_keys()) {
+namespace {
+
+template <typename Root>
+void print_json(const KeyTable<Root>& keys, const Root& defaults) {
+  for (const auto& k : keys) {
     std::string phases = "[";
     for (const auto& [bit, name] : {std::pair{phase_program, "program"},
                                     {phase_calibrate, "calibrate"},
@@ -43,6 +31,41 @@ int cmd_keys(const std::vector<std::string>& args, const experiment::MpiSession&
                      .str()
               << "\n";
   }
+}
+
+}  // namespace
+
+int cmd_keys(const std::vector<std::string>& args, const experiment::MpiSession& mpi) {
+  po::options_description opts("Options");
+  opts.add_options()("help,h", "show this help")(
+      "experiment", po::bool_switch()->default_value(false),
+      "the experiment file's own keys (aimc run) instead of the chip's")(
+      "json", po::bool_switch()->default_value(false),
+      "one JSON object per line: name, type, default, unit, range, expected, phases, doc");
+  po::variables_map vm;
+  if (!parse_args("keys", "[--experiment] [--json]", args, opts, {}, vm, mpi.is_root())) return 0;
+  if (!mpi.is_root()) return 0;
+  const bool json = vm["json"].as<bool>();
+  if (vm["experiment"].as<bool>()) {
+    if (json) {
+      print_json(experiment::experiment_keys(), experiment::ExperimentParams{});
+      return 0;
+    }
+    std::cout << "Experiment file keys (aimc run; --set key=value). Besides these: "
+                 "chip.<section>.<key> sets a chip key (aimc keys), sweep.<axis> sweeps "
+                 "t_inference or chip.<section>.<key> (docs/experiments.md).\n\n"
+              << markdown_table(experiment::experiment_keys(), experiment::ExperimentParams{});
+    return 0;
+  }
+  if (json) {
+    print_json(hardware::chip_keys(), hardware::ChipParams{});
+    return 0;
+  }
+  std::cout << "Chip configuration keys (configs/chips/*.ini, --set section.key=value, "
+               "chip.<key> and sweep.chip.<key> in experiment files). Phases: program = a new "
+               "chip, calibrate = a new converter calibration, read = read time, perf = the "
+               "throughput and energy model only.\n\n"
+            << markdown_table(hardware::chip_keys(), hardware::ChipParams{});
   return 0;
 }
 

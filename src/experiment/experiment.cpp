@@ -12,23 +12,50 @@
 
 namespace aimc::experiment {
 
-void DataParams::validate() const {
-  if (split != "test" && split != "train")
-    throw Error("data.split = '" + split + "', expected test or train");
-  if (images == 0 || images < -1)
-    throw Error("data.images = " + std::to_string(images) + ", expected a positive count or -1");
-  if (subset != "first" && subset != "random")
-    throw Error("data.subset = '" + subset + "', expected first or random");
+const KeyTable<ExperimentParams>& experiment_keys() {
+  using P = ExperimentParams;
+  static const KeyTable<P> keys = [] {
+    KeyTable<P> k = {
+        text_key<P>("model", AIMC_MEMBER(model_path), 0,
+                    "aimc model file (.h5, docs/model-format.md); required"),
+        text_key<P>("chip", AIMC_MEMBER(chip_path), 0,
+                    "chip configuration file (docs/chip.md); unset: the built-in defaults"),
+        int_key<P>("n_chips", AIMC_MEMBER(n_chips), 1, 1'000'000, "", 0,
+                   "independently programmed chip instances per sweep point"),
+        int_key<P>("seed", AIMC_MEMBER(seed), 0, std::numeric_limits<std::int64_t>::max(), "", 0,
+                   "master seed of every random stream"),
+        text_key<P>("output", AIMC_MEMBER(output_path), 0,
+                    "results file; its directory is created if missing; required"),
+        real_key<P>("t_inference", AIMC_MEMBER(t_inference_s), at_least(0), "s", phase_read,
+                    "seconds since programming, when not swept"),
+        text_key<P>("data.dir", AIMC_MEMBER(data.dir), 0,
+                    "CIFAR-10 binary directory; unset: $AIMC_DATA/cifar-10, else data/cifar-10"),
+        word_key<P>("data.split", AIMC_MEMBER(data.split), {"test", "train"}, 0,
+                    "test (10,000 images) or train (50,000)"),
+        int_key<P>("data.images", AIMC_MEMBER(data.images), -1, 50'000, "", 0,
+                   "images per sample; -1: the whole split"),
+        word_key<P>("data.subset", AIMC_MEMBER(data.subset), {"first", "random"}, 0,
+                    "the first N images, or a random N-subset (stream seed, dataset_subset), "
+                    "kept in file order"),
+    };
+    for (KeySpec<P>& key : k) {
+      if (key.name == "t_inference") key.expected = "seconds >= 0 (a finite number)";
+      if (key.name == "data.images") {
+        key.expected = "an integer in [1, 50000], or -1 for the whole split";
+        key.in_range = [](const P& p) {
+          return p.data.images == -1 || (p.data.images >= 1 && p.data.images <= 50'000);
+        };
+      }
+    }
+    return k;
+  }();
+  return keys;
 }
 
 void ExperimentParams::validate() const {
   if (model_path.empty()) throw Error("model is not set, expected the path of an aimc model (.h5)");
-  if (n_chips < 1 || n_chips > 1'000'000)
-    throw Error("n_chips = " + std::to_string(n_chips) + ", expected 1 to 1000000");
   if (output_path.empty()) throw Error("output is not set, expected the results file path (.h5)");
-  if (!std::isfinite(t_inference_s) || t_inference_s < 0)
-    throw Error("t_inference = " + std::to_string(t_inference_s) + ", expected seconds >= 0");
-  data.validate();
+  check_ranges(experiment_keys(), *this);
   for (const SweepAxis& a : sweep)
     if (a.values.empty()) throw Error("sweep." + a.key + " is empty, expected a list of values");
 }

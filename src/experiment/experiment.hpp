@@ -15,6 +15,7 @@ namespace aimc::experiment {
 struct SweepAxis {
   std::string key;
   std::vector<std::string> values;
+  std::string origin;  // the file, or "--set", for messages
 };
 
 // Which test images a sample is evaluated on.
@@ -23,11 +24,10 @@ struct DataParams {
   std::string split = "test";    // test (10,000 images) or train (50,000)
   int images = 1000;             // how many; -1: the whole split
   std::string subset = "first";  // first: images 0..N-1; random: a seeded random N-subset
-  void validate() const;
 };
 
 // The experiment as written in the file (after --set overrides), before it is expanded into sweep
-// points. Keys and meanings: docs/experiments.md.
+// points. Keys and meanings: experiment_keys() (docs/experiments.md).
 struct ExperimentParams {
   std::string source;  // where it came from (file name), for messages
   std::string model_path;
@@ -37,10 +37,22 @@ struct ExperimentParams {
   std::string output_path;
   double t_inference_s = 0.0;
   DataParams data;
-  std::vector<std::string> chip_overrides;  // "section.key=value", from [chip] and --set chip.*
-  std::vector<SweepAxis> sweep;             // in file order; the first axis varies slowest
+  // The chip configuration, highest precedence first: --set chip.<key>, then chip.<key> and [chip]
+  // in the experiment file, then the chip file's own keys. A sweep value goes between the first
+  // two (hardware::chip_from_settings takes the first setting of a key).
+  std::vector<Setting> chip_cli;
+  std::vector<Setting> chip_study;
+  std::vector<Setting> chip_file;
+  std::vector<SweepAxis> sweep;  // in file order; the first axis varies slowest
+  std::string model_fnv1a;       // the model file's bytes, hashed: results belong to that model
+  // Throws aimc::Error for a required key left unset or a key out of its declared range.
   void validate() const;
 };
+
+// The experiment file's own keys (not chip.<key> or sweep.<axis>), declared once like the chip's
+// (util/key_schema.hpp): the reader, --set, `aimc keys --experiment` and the table in
+// docs/experiments.md come from it.
+const KeyTable<ExperimentParams>& experiment_keys();
 
 // One point of the Cartesian product of the sweep axes, fully resolved.
 struct SweepPoint {
@@ -71,6 +83,12 @@ struct Plan {
   // The points of program group g, in point order.
   std::vector<int> group_points(int g) const;
 };
+
+// Expands the sweep into points, resolving each point's chip configuration, so every error
+// (unknown key, bad value, out of range, in any sweep value) is found before any work starts.
+// Points whose programming keys (phase_program) are equal share a programming group. Errors are
+// one line naming the file (or --set), the point or key, and what was expected.
+Plan make_plan(const ExperimentParams& x);
 
 // The images an experiment evaluates: the first data.images of `all`, or a random subset of that
 // size drawn from the stream (seed, dataset_subset) and kept in file order.

@@ -1,6 +1,7 @@
 #include "hardware/chip_params.hpp"
 
 #include <cmath>
+#include <map>
 
 #include "util/error.hpp"
 
@@ -143,6 +144,37 @@ const KeyTable<ChipParams>& chip_keys() {
     return k;
   }();
   return keys;
+}
+
+ChipParams chip_from_settings(const std::vector<Setting>& settings, const std::string& where) {
+  const auto& keys = chip_keys();
+  std::map<std::string, const Setting*> given;
+  for (const Setting& s : settings) {
+    if (find_key(keys, s.key) == nullptr)
+      throw Error(s.origin + ": unknown chip key '" + s.key +
+                  "', expected one of the keys that 'aimc keys' lists (docs/chip.md)");
+    given.emplace(s.key, &s);
+  }
+  ChipParams p;
+  for (const auto& k : keys) {
+    const auto it = given.find(k.name);
+    if (it != given.end() && !k.set(p, it->second->value))
+      throw Error(it->second->origin + ": " + k.name + " = '" + it->second->value +
+                  "', expected " + k.expected);
+  }
+  // Ranges first, each reported where its value came from; then the constraints between keys.
+  for (const auto& k : keys)
+    if (!k.in_range(p)) {
+      const auto it = given.find(k.name);
+      throw Error((it != given.end() ? it->second->origin : where) + ": " + k.name + " = " +
+                  k.get(p) + ", expected " + k.expected);
+    }
+  try {
+    p.validate();
+  } catch (const Error& e) {
+    throw Error(where + ": " + e.what());
+  }
+  return p;
 }
 
 std::string chip_text(const ChipParams& p, Phases phases) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "hardware/mapping.hpp"
 #include "hardware/perf_model.hpp"
@@ -103,6 +104,14 @@ struct ChipParams {
 // canonical text: [device] (physics), [mapping], [converters], [noise], [programming], [faults],
 // [drift], [calibration], [perf].
 const KeyTable<ChipParams>& chip_keys();
+
+// The chip configuration from `settings` ("section.key" = value, with origins); where a key is
+// given more than once the first wins, so callers list overrides before what they override. Keys
+// are applied in their declared order: device.kind and device.devices_per_polarity first start
+// from the published values of that device model, and the keys after them override single
+// values. An unknown key, a value of the wrong type or out of range throws aimc::Error naming the
+// setting's origin, the key and what was expected; a conflict between keys names `where`.
+ChipParams chip_from_settings(const std::vector<Setting>& settings, const std::string& where);
 
 // The canonical text of the keys that touch `phases`, in declaration order. Equal texts for
 // phase_program mean the same programmed chip; for phase_calibrate, the same converter

@@ -21,8 +21,4 @@ hardware::ChipParams read_chip_config(const std::string& path,
 // Whether `key` ("section.key") is a chip configuration key.
 bool is_chip_key(const std::string& key);
 
-// The key table of `aimc keys` and docs/chip.md: one row per key of hardware::chip_keys(), with
-// its type, default (ChipParams{}), unit, range, phases and doc, as markdown.
-std::string chip_keys_markdown();
-
 }  // namespace aimc::io

@@ -3,15 +3,13 @@
 #include <string>
 #include <vector>
 
+#include "util/key_schema.hpp"
+
 namespace aimc::io {
 
 // One "key = value" of an INI text, with its section prefix ("device.g_max_uS"), and where it
 // came from (a file name, or "--set") for error messages.
-struct IniEntry {
-  std::string key;
-  std::string value;
-  std::string origin;
-};
+using IniEntry = Setting;
 
 // Every entry of INI text (Boost.Program_options syntax), in order, values trimmed. Throws
 // aimc::Error naming `origin` for a syntax error, a '%' (check_no_percent) or a key given twice.

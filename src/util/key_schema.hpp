@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "util/error.hpp"
@@ -132,7 +134,14 @@ inline bool parse_double(std::string_view s, double& out) {
 // so the member is named once.
 #define AIMC_MEMBER(path) [](auto& root_) -> auto& { return root_.path; }
 
-// `ref` is an AIMC_MEMBER accessor.
+// One "key = value" as given, with where it came from (a file name, or "--set") for messages.
+struct Setting {
+  std::string key;
+  std::string value;
+  std::string origin;
+};
+
+// `ref` is an AIMC_MEMBER accessor; the member is any integer type holding [lo, hi].
 template <typename Root, typename Ref>
 KeySpec<Root> int_key(std::string name, Ref ref, std::int64_t lo, std::int64_t hi,
                       std::string unit, Phases phases, std::string doc) {
@@ -147,11 +156,10 @@ KeySpec<Root> int_key(std::string name, Ref ref, std::int64_t lo, std::int64_t h
   k.expected = "an integer in " + k.range;
   k.get = [ref](const Root& r) { return std::to_string(ref(r)); };
   k.set = [ref](Root& r, std::string_view s) {
+    using T = std::remove_cvref_t<decltype(ref(r))>;
     std::int64_t v = 0;
-    if (!key_detail::parse_int(s, v) || v < std::numeric_limits<int>::min() ||
-        v > std::numeric_limits<int>::max())
-      return false;
-    ref(r) = static_cast<int>(v);
+    if (!key_detail::parse_int(s, v) || !std::in_range<T>(v)) return false;
+    ref(r) = static_cast<T>(v);
     return true;
   };
   k.in_range = [ref, lo, hi](const Root& r) {
@@ -183,6 +191,50 @@ KeySpec<Root> real_key(std::string name, Ref ref, Range range, std::string unit,
     return true;
   };
   k.in_range = [ref, range](const Root& r) { return range.contains(ref(r)); };
+  return k;
+}
+
+// A text value (a path), any but empty.
+template <typename Root, typename Ref>
+KeySpec<Root> text_key(std::string name, Ref ref, Phases phases, std::string doc) {
+  KeySpec<Root> k;
+  k.name = std::move(name);
+  k.type = "path";
+  k.doc = std::move(doc);
+  k.phases = phases;
+  k.expected = "a path";
+  k.get = [ref](const Root& r) { return std::string(ref(r)); };
+  k.set = [ref](Root& r, std::string_view s) {
+    if (s.empty()) return false;
+    ref(r) = std::string(s);
+    return true;
+  };
+  k.in_range = [](const Root&) { return true; };
+  return k;
+}
+
+// A text value that is one of a fixed list of words.
+template <typename Root, typename Ref>
+KeySpec<Root> word_key(std::string name, Ref ref, std::vector<std::string> words, Phases phases,
+                       std::string doc) {
+  KeySpec<Root> k = text_key<Root>(std::move(name), ref, phases, std::move(doc));
+  k.type.clear();
+  std::string list;
+  for (const std::string& w : words) {
+    k.type += (k.type.empty() ? "" : " | ") + w;
+    list += (list.empty() ? "" : ", ") + w;
+  }
+  k.expected = "one of: " + list;
+  k.set = [ref, words](Root& r, std::string_view s) {
+    for (const std::string& w : words)
+      if (s == w) return (ref(r) = w, true);
+    return false;
+  };
+  k.in_range = [ref, words](const Root& r) {
+    for (const std::string& w : words)
+      if (ref(r) == w) return true;
+    return false;
+  };
   return k;
 }
 
@@ -292,6 +344,30 @@ std::string canonical_text(const KeyTable<Root>& keys, const Root& r, Phases pha
       out += "[" + section + "]\n";
     }
     out += k.leaf() + " = " + k.get(r) + "\n";
+  }
+  return out;
+}
+
+// The key table of `aimc keys` and the docs: one markdown row per key, with its type, default
+// (the value in `defaults`), unit, range, phases and doc.
+template <typename Root>
+std::string markdown_table(const KeyTable<Root>& keys, const Root& defaults) {
+  std::string out =
+      "| key | type | default | unit | range | phases | what it sets |\n"
+      "|---|---|---|---|---|---|---|\n";
+  const auto escape = [](std::string text, const std::string& bar) {
+    for (std::size_t i = 0; (i = text.find('|', i)) != std::string::npos; i += bar.size())
+      text.replace(i, 1, bar);
+    return text;
+  };
+  for (const KeySpec<Root>& k : keys) {
+    // A '|' inside a cell would split it: enum names are listed with '/' here.
+    std::string type = k.type;
+    for (std::size_t i = 0; (i = type.find(" | ", i)) != std::string::npos;)
+      type.replace(i, 3, " / ");
+    out += "| `" + k.name + "` | " + type + " | " + escape(k.get(defaults), "\\|") + " | " +
+           k.unit + " | " + k.range + " | " + phase_names(k.phases) + " | " +
+           escape(k.doc, "\\|") + " |\n";
   }
   return out;
 }

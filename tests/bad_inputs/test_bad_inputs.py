@@ -211,7 +211,7 @@ CASES = [
     Case("config-inf-in-sweep", lambda c: c.run(tail="[sweep]\nt_inference = 60, inf\n"),
          ["exp.ini", "sweep.t_inference", "seconds >= 0"]),
     Case("config-negative-chips", lambda c: c.run("--set", "n_chips=-1"),
-         ["--set", "n_chips = '-1'", "integer from 1"]),
+         ["--set", "n_chips = '-1'", "an integer in [1, 1000000]"]),
     Case("config-negative-images", lambda c: c.run("--set", "data.images=-5"),
          ["--set", "data.images = '-5'"]),
     Case("config-negative-seed", lambda c: c.run("--set", "seed=-3"), ["--set", "seed = '-3'"]),

@@ -23,13 +23,16 @@ def aimc(*args):
     return proc.stdout
 
 
-def test_docs_key_table_is_the_schema():
-    table = aimc("keys")
+@pytest.mark.parametrize("doc, args", [("chip.md", ["keys"]),
+                                       ("experiments.md", ["keys", "--experiment"])])
+def test_docs_key_tables_are_the_schema(doc, args):
+    table = aimc(*args)
     table = table[table.index("| key |"):]
-    doc = (ROOT / "docs" / "chip.md").read_text()
-    begin = doc.index("\n", doc.index("<!-- aimc keys: begin")) + 1
-    end = doc.index("<!-- aimc keys: end -->")
-    assert doc[begin:end] == table, "docs/chip.md key table is stale: run scripts/gen_docs.sh"
+    text = (ROOT / "docs" / doc).read_text()
+    marker = "<!-- aimc " + " ".join(args)
+    begin = text.index("\n", text.index(marker + ": begin")) + 1
+    end = text.index(marker + ": end -->")
+    assert text[begin:end] == table, f"docs/{doc} key table is stale: run scripts/gen_docs.sh"
 
 
 def test_every_key_is_declared_whole():

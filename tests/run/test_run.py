@@ -422,11 +422,11 @@ def test_results_load_in_pandas(setup):
 BAD = [
     # (lines put before the file, --set overrides, fragments of the one error line)
     ("bogus = 1\n", [], ["tiny.ini", "unknown key 'bogus'"]),
-    ("", ["n_chips=0"], ["--set", "n_chips = '0'", "integer from 1"]),
+    ("", ["n_chips=0"], ["--set", "n_chips = '0'", "an integer in [1, 1000000]"]),
     ("", ["n_chips=two"], ["--set", "n_chips = 'two'"]),
     ("", ["seed=-3"], ["seed = '-3'"]),
     ("", ["data.images=0"], ["data.images = '0'"]),
-    ("", ["data.subset=middle"], ["data.subset = 'middle'", "first or random"]),
+    ("", ["data.subset=middle"], ["data.subset = 'middle'", "one of: first, random"]),
     ("", ["t_inference=nan"], ["t_inference = 'nan'", "seconds >= 0"]),
     ("", ["sweep.t_inference=1,,2"], ["sweep.t_inference", "none empty"]),
     ("", ["sweep.t_inference=-5"], ["sweep.t_inference = '-5'", "seconds >= 0"]),
