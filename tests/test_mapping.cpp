@@ -271,6 +271,29 @@ TEST(Mapping, ResnetLayersSplitRowsEvenly) {
   EXPECT_EQ(checked288, 6);  // stage 2's 5, and stage 3's first conv
 }
 
+// mapping.split = channel cuts whole input channels, as aihwkit's convert_to_analog_mapped does
+// (issue 16): 64 channels of 9 rows over 256-row cores are 22 + 21 + 21 channels.
+TEST(Mapping, ChannelSplitKeepsWholeInputChannels) {
+  auto layers = resnet_cifar(3);
+  for (auto& l : layers)
+    if (l.rows % 9 == 0 && l.rows > 27) l.rows_per_channel = 9;
+  MappingParams p = params_with(MappingStrategy::one_layer_per_core);
+  p.split = aimc::hardware::RowSplit::channel;
+  const auto m = map_layers("resnet20", layers, p);
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const auto rows = row_sizes_of(m, static_cast<int>(l));
+    if (layers[l].rows == 576)
+      EXPECT_EQ(rows, (std::vector<int>{198, 189, 189})) << layers[l].name;
+    else if (layers[l].rows == 288)
+      EXPECT_EQ(rows, (std::vector<int>{144, 144})) << layers[l].name;
+    else
+      EXPECT_EQ(rows, (std::vector<int>{layers[l].rows})) << layers[l].name;
+  }
+  // A channel that is taller than a core cannot be kept whole.
+  std::vector<LayerShape> tall = {{"conv", 2 * 300, 16, 300}};
+  EXPECT_THROW(map_layers("tall", tall, p), aimc::Error);
+}
+
 TEST(Mapping, WideLayerSplitsColumns) {
   const auto m =
       map_layers("mlp", {{"fc", 300, 600}}, params_with(MappingStrategy::one_layer_per_core));

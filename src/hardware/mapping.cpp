@@ -22,6 +22,22 @@ constexpr StrategyName k_strategies[] = {
     {MappingStrategy::packed, "packed"},
 };
 
+// The row blocks of one layer under params.split.
+std::vector<int> row_blocks(const LayerShape& layer, const MappingParams& params) {
+  if (params.split == RowSplit::balanced || layer.rows_per_channel <= 1)
+    return balanced_split(layer.rows, params.core_rows);
+  const int per_core = params.core_rows / layer.rows_per_channel;
+  if (per_core < 1 || layer.rows % layer.rows_per_channel != 0)
+    throw Error("layer '" + layer.name + "': " + std::to_string(layer.rows_per_channel) +
+                " rows per input channel do not fit mapping.core_rows = " +
+                std::to_string(params.core_rows) + " with mapping.split = channel, expected " +
+                "mapping.split = balanced");
+  std::vector<int> blocks = balanced_split(layer.rows / layer.rows_per_channel, per_core);
+  for (int& b : blocks)
+    b *= layer.rows_per_channel;
+  return blocks;
+}
+
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
   return (a + b - 1) / b;
 }
@@ -179,6 +195,10 @@ const char* mapping_strategy_name(MappingStrategy strategy) {
   return "unknown";
 }
 
+const char* row_split_name(RowSplit split) {
+  return split == RowSplit::channel ? "channel" : "balanced";
+}
+
 const KeyTable<MappingParams>& mapping_keys() {
   using P = MappingParams;
   static const KeyTable<P> keys = {
@@ -186,6 +206,9 @@ const KeyTable<MappingParams>& mapping_keys() {
                   {MappingStrategy::one_layer_per_core, MappingStrategy::packed},
                   mapping_strategy_name, phase_program | phase_calibrate | phase_perf,
                   "how blocks are assigned to cores (docs/chip.md)"),
+      enum_key<P>("mapping.split", AIMC_MEMBER(split), {RowSplit::balanced, RowSplit::channel},
+                  row_split_name, phase_program | phase_calibrate | phase_perf,
+                  "row blocks: balanced, or whole input channels as aihwkit's mapped layers"),
       int_key<P>("mapping.cores", AIMC_MEMBER(cores), 1, 1 << 20, "",
                  phase_program | phase_calibrate | phase_perf, "cores on the chip (Le Gallo 2023: 64)"),
       int_key<P>("mapping.core_rows", AIMC_MEMBER(core_rows), 1, 1 << 16, "",
@@ -357,7 +380,7 @@ Mapping map_layers(const std::string& model_name, const std::vector<LayerShape>&
   // signal-to-noise, drive fewer rows at once on the fullest block (less IR drop), and use the
   // same number of blocks as the greedy split. Columns are split the same way.
   for (std::size_t i = 0; i < layers.size(); ++i) {
-    const auto row_sizes = balanced_split(layers[i].rows, params.core_rows);
+    const auto row_sizes = row_blocks(layers[i], params);
     const auto col_sizes = balanced_split(layers[i].cols, params.core_cols);
     int row0 = 0;
     for (int rows : row_sizes) {

@@ -21,8 +21,17 @@ enum class MappingStrategy { one_layer_per_core, packed };
 bool mapping_strategy_from_name(const std::string& name, MappingStrategy& strategy);
 const char* mapping_strategy_name(MappingStrategy strategy);
 
+// How a layer's K input rows are cut into row blocks when they exceed a core's rows:
+// - balanced: into the fewest blocks, of equal size (±1 row);
+// - channel: into the fewest blocks of whole input channels (a conv's k·k rows per channel),
+//   equal in channels (±1), as aihwkit's convert_to_analog_mapped cuts convolutions
+//   (AnalogConv2dMapped; on the CIFAR ResNets 288 rows → 144 + 144, 576 → 198 + 189 + 189).
+enum class RowSplit { balanced, channel };
+const char* row_split_name(RowSplit split);
+
 struct MappingParams {
   MappingStrategy strategy = MappingStrategy::one_layer_per_core;
+  RowSplit split = RowSplit::balanced;
   int cores = 64;       // Le Gallo et al. 2023: 64 cores on the chip
   int core_rows = 256;  // each a 256 × 256 crossbar of unit cells, one weight per cell
   int core_cols = 256;
@@ -40,6 +49,7 @@ struct LayerShape {
   std::string name;
   int rows = 0;
   int cols = 0;
+  int rows_per_channel = 1;  // a conv's k·k rows of one input channel, which are contiguous
 };
 
 // One rectangle of a layer's K × O matrix, placed on one core. Partial sums of a layer's row

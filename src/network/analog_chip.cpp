@@ -95,8 +95,9 @@ std::vector<hardware::LayerShape> mapped_layers(const Network& net,
                                                 const hardware::ChipParams& params) {
   std::vector<hardware::LayerShape> shapes;
   for (const DenseLayer& d : net.dense_layers())
-    shapes.push_back(
-        {d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols())});
+    // A conv's weight rows are (channel, ky, kx), channel-major (layers.cpp, im2col_packed).
+    shapes.push_back({d.name, static_cast<int>(d.weight.rows()), static_cast<int>(d.weight.cols()),
+                      std::max(1, d.geometry.kernel * d.geometry.kernel)});
   // The global digital unit can run the final linear layer exactly instead of a core.
   if (params.last_layer == hardware::LastLayer::digital && !shapes.empty()) shapes.pop_back();
   return shapes;
