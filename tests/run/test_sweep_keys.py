@@ -3,6 +3,7 @@ key that `aimc keys` declares (so a new key is covered without touching this fil
 sweep with n_chips = 1 must give the same /samples, bit for bit,
 - on 1 rank, and on 2 ranks with the values in the reverse order, and
 - as a run of each value alone (one on 1 rank, the other on 2).
+The same holds for the read-time axis t_inference.
 It failed before for programming.weight_scaling (a calibration reused across scalings) and for
 any point whose read noise followed its position in the sweep.
 """
@@ -32,7 +33,7 @@ images = 16
 {chip}
 
 [sweep]
-chip.{key} = {values}
+{axis} = {values}
 """
 
 
@@ -71,26 +72,35 @@ KEYS = chip_keys()
 
 @pytest.mark.parametrize("key", KEYS, ids=[k["name"] for k in KEYS])
 def test_every_chip_key_sweeps_reproducibly(key, tmp_path):
-    need(MODELS / "resnet20.h5")
-    need(DATA / "cifar-10" / "test_batch.bin")
     name = key["name"]
     a = "8" if name == "calibration.images" else key["default"]
     b = other_value(key)
     assert a != b
+    check_axis("chip." + name, a, b, "" if name == "calibration.images" else
+               "calibration.images = 8", tmp_path)
+
+
+def test_read_times_do_not_depend_on_each_other(tmp_path):
+    """The issue's case: t = 1 day on its own and next to t = 1 hour is the same sample."""
+    check_axis("t_inference", "3600", "86400", "calibration.images = 8", tmp_path)
+
+
+def check_axis(axis, a, b, chip, tmp_path):
+    need(MODELS / "resnet20.h5")
+    need(DATA / "cifar-10" / "test_batch.bin")
 
     def run(values, ranks, tag):
         out = tmp_path / f"{tag}.h5"
         exp = tmp_path / f"{tag}.ini"
         exp.write_text(EXPERIMENT.format(
-            model=MODELS / "resnet20.h5", repo=REPO, data=DATA / "cifar-10", output=out, key=name,
-            values=", ".join(values),
-            chip="" if name == "calibration.images" else "calibration.images = 8"))
+            model=MODELS / "resnet20.h5", repo=REPO, data=DATA / "cifar-10", output=out,
+            axis=axis, values=", ".join(values), chip=chip))
         cmd = [AIMC, "run", str(exp), "--threads", "1", "--no-progress"]
         if ranks > 1:
             cmd = [MPIEXEC, "-n", str(ranks), "--oversubscribe", "--bind-to", "none", *cmd]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, f"{name} = {values}: {proc.stderr}"
-        return by_value(out, name)
+        assert proc.returncode == 0, f"{axis} = {values}: {proc.stderr}"
+        return by_value(out, axis)
 
     forward = run([a, b], 1, "forward")
     reverse = run([b, a], 2, "reverse")
@@ -102,19 +112,18 @@ def test_every_chip_key_sweeps_reproducibly(key, tmp_path):
             assert sorted(expected) == sorted(got)
             for field in expected:
                 assert np.array_equal(expected[field], got[field], equal_nan=True), (
-                    f"{name} = {value}: /samples/{field} differs from {what}")
+                    f"{axis} = {value}: /samples/{field} differs from {what}")
 
 
-def by_value(path, name):
+def by_value(path, axis):
     """{sweep value: {field: the sample's row}} of a results file, without the fields that only
     say where the sample sits in its file (its point index) or whether it is done."""
     out = {}
     with h5py.File(path, "r") as f:
         s = f["samples"]
-        axis = s["chip." + name][()]
-        for i, raw in enumerate(axis):
+        for i, raw in enumerate(s[axis][()]):
             out[norm(raw)] = {field: s[field][i] for field in s
-                              if field not in ("point", "done", "chip." + name)}
+                              if field not in ("point", "done", axis)}
     return out
 
 
