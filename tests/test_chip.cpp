@@ -347,9 +347,9 @@ TEST(Tile, AdcMismatchHasTheConfiguredSpreadAndCalibrationLeavesTheResidual) {
     double q = 0;
     double oq = 0;
     for (int j = 0; j < 256; ++j) {
-      m += tile.adc_gain()[j];
-      q += (tile.adc_gain()[j] - 1.0) * (tile.adc_gain()[j] - 1.0);
-      oq += tile.adc_offset()[j] * tile.adc_offset()[j];
+      m += tile.adc().gain()[j];
+      q += (tile.adc().gain()[j] - 1.0) * (tile.adc().gain()[j] - 1.0);
+      oq += tile.adc().offset()[j] * tile.adc().offset()[j];
     }
     const double n = 256;
     // Sample standard deviation of n normals: standard error σ/sqrt(2n); 5 of them.
@@ -443,8 +443,9 @@ TEST(Chip, ACalibrationIsRefusedByAChipWithOtherCalibrationKeys) {
   const Network net(f.model, chip_inference());
   const auto per_core = aimc::io::read_chip_config(
       k_configs + "hermes64.ini", {"programming.weight_scaling=per_core", "calibration.images=8"});
-  const auto per_column = aimc::io::read_chip_config(
-      k_configs + "hermes64.ini", {"programming.weight_scaling=per_column", "calibration.images=8"});
+  const auto per_column =
+      aimc::io::read_chip_config(k_configs + "hermes64.ini",
+                                 {"programming.weight_scaling=per_column", "calibration.images=8"});
   AnalogChip a(net, per_core, f.model.name, 1, 0);
   const auto calibration = a.calibrate(f.calibration);
   AnalogChip b(net, per_column, f.model.name, 1, 0);
