@@ -9,6 +9,7 @@
 #include <random>
 
 #include "experiment/evaluate.hpp"
+#include "hardware/drift_compensation.hpp"
 #include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
 #include "io/model_file.hpp"
@@ -347,9 +348,9 @@ TEST(Tile, AdcMismatchHasTheConfiguredSpreadAndCalibrationLeavesTheResidual) {
     double q = 0;
     double oq = 0;
     for (int j = 0; j < 256; ++j) {
-      m += tile.adc_gain()[j];
-      q += (tile.adc_gain()[j] - 1.0) * (tile.adc_gain()[j] - 1.0);
-      oq += tile.adc_offset()[j] * tile.adc_offset()[j];
+      m += tile.adc().gain()[j];
+      q += (tile.adc().gain()[j] - 1.0) * (tile.adc().gain()[j] - 1.0);
+      oq += tile.adc().offset()[j] * tile.adc().offset()[j];
     }
     const double n = 256;
     // Sample standard deviation of n normals: standard error σ/sqrt(2n); 5 of them.
@@ -407,6 +408,58 @@ TEST(Chip, DriftCompensationRecoversAccuracy) {
       << correct["per_column"] << " vs " << correct["none"];
 }
 
+// The factors themselves: global is one α over the whole group (the chip's layer), per_column one
+// per column, and a readout that is not positive leaves its α at 1.
+TEST(DriftCompensation, FactorsPerMode) {
+  using aimc::hardware::DriftCompensation;
+  const std::vector<double> ref_a{2.0, 4.0};
+  const std::vector<double> now_a{1.0, 2.0};
+  const std::vector<double> ref_b{6.0};
+  const std::vector<double> now_b{0.0};
+  const std::vector<aimc::hardware::TileReadouts> group{{&ref_a, &now_a}, {&ref_b, &now_b}};
+  using Alpha = std::vector<std::vector<float>>;
+  EXPECT_EQ(aimc::hardware::drift_compensation_factors(DriftCompensation::none, group),
+            (Alpha{{1.0F, 1.0F}, {1.0F}}));
+  EXPECT_EQ(aimc::hardware::drift_compensation_factors(DriftCompensation::global, group),
+            (Alpha{{4.0F, 4.0F}, {4.0F}}));
+  EXPECT_EQ(aimc::hardware::drift_compensation_factors(DriftCompensation::per_column, group),
+            (Alpha{{2.0F, 2.0F}, {1.0F}}));
+}
+
+// A converter's range is the percentile of |values| times the margin, also once the sampler has
+// thinned its buffer, and 1 for a converter that saw only zeros.
+TEST(Converters, RangeFromPercentile) {
+  aimc::hardware::RangeSampler zeros;
+  zeros.add(0.0F);
+  EXPECT_EQ(zeros.range(99.0), 1.0F);
+  aimc::hardware::RangeSampler ramp;
+  const int n = 3 * static_cast<int>(aimc::hardware::RangeSampler::k_max_samples);
+  for (int i = 0; i < n; ++i)
+    ramp.add(static_cast<float>(i % 2 == 0 ? i : -i) / static_cast<float>(n));
+  EXPECT_NEAR(ramp.range(50.0), 0.5, 1e-5);
+  EXPECT_NEAR(ramp.range(100.0, 2.0), 2.0, 1e-5);
+}
+
+// The ADC applies a column's gain and offset mismatch before quantising over its range.
+TEST(Converters, AdcColumnAppliesMismatchThenQuantises) {
+  aimc::hardware::ConverterParams p;
+  p.adc_bits = 3;  // 3 levels per side
+  p.adc_calibration = false;
+  p.adc_gain_sigma = 0.1;
+  p.adc_offset_sigma = 0.1;
+  aimc::hardware::Adc adc(p, 2, aimc::StreamKey{1, 0, 0, 0, aimc::Purpose::adc_mismatch});
+  adc.set_range(3.0F);
+  const aimc::hardware::Quantizer q(3, 3.0F);
+  for (int j = 0; j < 2; ++j) {
+    const auto column = adc.column(j);
+    for (const float z : {-4.0F, -0.7F, 0.0F, 0.4F, 1.6F, 5.0F})
+      EXPECT_EQ(column.apply(z), q.apply(z * adc.gain()[j] + adc.offset()[j] * 3.0F));
+    EXPECT_NE(adc.gain()[j], 1.0F);
+  }
+  EXPECT_EQ(q.apply(1.6F), 2.0F);
+  EXPECT_EQ(q.apply(5.0F), 3.0F);
+}
+
 }  // namespace
 
 namespace {
@@ -443,8 +496,9 @@ TEST(Chip, ACalibrationIsRefusedByAChipWithOtherCalibrationKeys) {
   const Network net(f.model, chip_inference());
   const auto per_core = aimc::io::read_chip_config(
       k_configs + "hermes64.ini", {"programming.weight_scaling=per_core", "calibration.images=8"});
-  const auto per_column = aimc::io::read_chip_config(
-      k_configs + "hermes64.ini", {"programming.weight_scaling=per_column", "calibration.images=8"});
+  const auto per_column =
+      aimc::io::read_chip_config(k_configs + "hermes64.ini",
+                                 {"programming.weight_scaling=per_column", "calibration.images=8"});
   AnalogChip a(net, per_core, f.model.name, 1, 0);
   const auto calibration = a.calibrate(f.calibration);
   AnalogChip b(net, per_column, f.model.name, 1, 0);

@@ -5,10 +5,24 @@
 
 namespace aimc::hardware {
 
+namespace {
+
+StreamKey with_purpose(StreamKey key, Purpose purpose) {
+  key.purpose = purpose;
+  return key;
+}
+
+}  // namespace
+
 AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
                        const ChipParams& params, const physics::DeviceModel& device,
                        const StreamKey& programming_key)
-    : rows_(rows), cols_(cols), params_(&params), device_(&device) {
+    : rows_(rows),
+      cols_(cols),
+      params_(&params),
+      device_(&device),
+      // The ADC mismatch of this tile's columns, from its own stream: fixed for the chip's life.
+      adc_(params.converters, cols, with_purpose(programming_key, Purpose::adc_mismatch)) {
   // The weight scale: max |w| of a column (or of the whole block) maps to g_max.
   scale_.assign(cols, 0.0F);
   for (int i = 0; i < rows; ++i)
@@ -60,20 +74,6 @@ AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
     stick(g_prog_pos_, nu_pos_, faults);
     stick(g_prog_neg_, nu_neg_, faults);
   }
-  // ADC mismatch of this tile's columns, fixed for the chip's life.
-  adc_gain_.assign(cols, 1.0F);
-  adc_offset_.assign(cols, 0.0F);
-  const double gain_sd = params.converters.effective_gain_sigma();
-  const double offset_sd = params.converters.effective_offset_sigma();
-  if (gain_sd > 0 || offset_sd > 0) {
-    StreamKey key = programming_key;
-    key.purpose = Purpose::adc_mismatch;
-    RandomStream adc(key);
-    for (int j = 0; j < cols; ++j) {
-      adc_gain_[j] = static_cast<float>(1.0 + gain_sd * adc.normal());
-      adc_offset_[j] = static_cast<float>(offset_sd * adc.normal());
-    }
-  }
   alpha_.assign(cols, 1.0F);
 }
 
@@ -83,7 +83,7 @@ std::int64_t AnalogTile::program_and_verify(const std::vector<float>& target, st
   // (2^(b−1) − 1)-level converter spanning g_max is m·g_max / (2^(b−1) − 1).
   const int bits = params_->converters.adc_bits > 0 ? params_->converters.adc_bits : 8;
   const double g_max = device_->params().g_max_uS;
-  const double tol = params_->programming.tolerance_counts * g_max / ((1 << (bits - 1)) - 1);
+  const double tol = params_->programming.tolerance_counts * g_max / converter_levels(bits);
   std::int64_t iterations = 0;
   for (std::size_t k = 0; k < g.size(); ++k) {
     // Each further iteration re-programs the device: a fresh programming error around the

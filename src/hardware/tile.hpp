@@ -1,11 +1,10 @@
 #pragma once
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
 #include "hardware/chip_params.hpp"
+#include "hardware/converters.hpp"
 #include "physics/device_model.hpp"
 #include "util/rng.hpp"
 
@@ -36,14 +35,16 @@ class AnalogTile {
   // drift-compensation readout of a fixed all-ones input applied to both polarities. aihwkit's
   // GlobalDriftCompensation likewise reads a fixed input at programming time and at t.
   const std::vector<double>& column_readout() const { return readout_; }
+  // The drift-compensation factors α of the columns (hardware/drift_compensation).
   void set_compensation(std::vector<float> alpha) { alpha_ = std::move(alpha); }
-  void set_z_bound(float z_bound) { z_bound_ = z_bound; }
+  // The ADC output range B of the columns (from calibration).
+  void set_adc_range(float bound) { adc_.set_range(bound); }
 
   const std::vector<float>& weight_n() const { return w_n_; }      // rows × cols, row-major
   const std::vector<float>& variance_n() const { return var_n_; }  // same; empty unless per_mvm
   const std::vector<float>& column_scale() const { return scale_; }
-  const std::vector<float>& adc_gain() const { return adc_gain_; }
-  const std::vector<float>& adc_offset() const { return adc_offset_; }  // × the ADC range
+  // The columns' ADCs, with their mismatch drawn at programming time.
+  const Adc& adc() const { return adc_; }
   // Programmed conductances (µS) and drift exponents of one polarity, rows × cols row-major.
   const std::vector<float>& programmed(bool positive) const {
     return positive ? g_prog_pos_ : g_prog_neg_;
@@ -54,7 +55,6 @@ class AnalogTile {
   // Re-programming iterations that program-and-verify needed beyond the first (both polarities).
   std::int64_t verify_iterations() const { return verify_iterations_; }
   const std::vector<float>& compensation() const { return alpha_; }
-  float z_bound() const { return z_bound_; }
 
  private:
   std::int64_t program_and_verify(const std::vector<float>& target, std::vector<float>& g,
@@ -73,34 +73,8 @@ class AnalogTile {
   std::vector<float> var_n_;
   std::vector<float> alpha_;
   std::vector<double> readout_;
-  std::vector<float> adc_gain_;
-  std::vector<float> adc_offset_;
+  Adc adc_;
   std::int64_t verify_iterations_ = 0;
-  float z_bound_ = 0.0F;
-};
-
-// Symmetric uniform quantiser with 2^(bits−1) − 1 levels on each side of zero over [−bound,
-// bound], saturating outside; bits = 0 leaves the value exact (no saturation either). Inline and
-// branch-free: it runs once per DAC input and once per ADC output of every MVM.
-class Quantizer {
- public:
-  Quantizer(int bits, float bound)
-      : exact_(bits == 0),
-        levels_(bits == 0 ? 0.0F : static_cast<float>((1 << (bits - 1)) - 1)),
-        step_(bits == 0 ? 1.0F : bound / levels_),
-        inv_step_(1.0F / step_) {}
-  float apply(float v) const {
-    if (exact_) return v;
-    // Round half to even (the FPU's default mode), as a converter's comparator ladder would
-    // resolve a tie either way.
-    return std::nearbyint(std::clamp(v * inv_step_, -levels_, levels_)) * step_;
-  }
-
- private:
-  bool exact_;
-  float levels_;
-  float step_;
-  float inv_step_;
 };
 
 }  // namespace aimc::hardware

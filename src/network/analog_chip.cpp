@@ -5,6 +5,7 @@
 #include <cstring>
 #include <sstream>
 
+#include "hardware/drift_compensation.hpp"
 #include "network/gemm.hpp"
 #include "network/input_activity.hpp"
 #include "network/layers.hpp"
@@ -13,48 +14,6 @@
 #include "util/normal.hpp"
 
 namespace aimc::network {
-
-namespace {
-
-// Percentile of |values| (values are already absolute), by selection.
-float percentile(std::vector<float>& values, double pct) {
-  if (values.empty()) return 0.0F;
-  const auto k =
-      static_cast<std::size_t>(std::clamp(pct / 100.0 * static_cast<double>(values.size() - 1), 0.0,
-                                          static_cast<double>(values.size() - 1)));
-  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(k), values.end());
-  return values[k];
-}
-
-// Keeps at most about k_max_samples of a stream of values for a percentile, spread evenly over
-// the whole stream: when the buffer fills, every other kept value is dropped and the sampling
-// stride doubles. Deterministic, so calibration does not depend on anything but the images.
-class Sampler {
- public:
-  static constexpr std::size_t k_max_samples = 1 << 20;
-  // Keeps the values whose position in the stream is a multiple of the stride.
-  void add(float v) {
-    if (seen_++ != next_keep_) return;
-    next_keep_ += stride_;
-    values_.push_back(std::abs(v));
-    if (values_.size() >= k_max_samples) {
-      for (std::size_t i = 0; 2 * i < values_.size(); ++i)
-        values_[i] = values_[2 * i];
-      values_.resize((values_.size() + 1) / 2);
-      stride_ *= 2;
-      next_keep_ = (seen_ + stride_ - 1) / stride_ * stride_;
-    }
-  }
-  std::vector<float>& values() { return values_; }
-
- private:
-  std::vector<float> values_;
-  std::uint64_t seen_ = 0;
-  std::uint64_t next_keep_ = 0;
-  std::uint64_t stride_ = 1;
-};
-
-}  // namespace
 
 AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
                        const std::string& model_name, std::uint64_t seed, std::uint64_t chip_index)
@@ -73,7 +32,7 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
                         blk.rows, blk.cols, d.weight.cols(), params_, *device_, key);
     layer_tiles_[blk.layer].push_back(static_cast<int>(b));
   }
-  x_range_.assign(net.dense_layers().size(), 1.0F);
+  dac_.assign(net.dense_layers().size(), hardware::Dac(params_.converters.dac_bits, 1.0F));
   // The compensation reference: one readout right after programming (t = 0), with its own read
   // noise draw, as the chip would take it; fixed for the chip's life.
   for (std::size_t t = 0; t < tiles_.size(); ++t) {
@@ -105,45 +64,25 @@ std::vector<hardware::LayerShape> mapped_layers(const Network& net,
 
 void AnalogChip::set_time(double t_inference_s) {
   occasion_ = read_occasion(t_inference_s);
+  std::vector<hardware::TileReadouts> readouts;
   for (const auto& tiles : layer_tiles_) {
-    double ref_sum = 0;
-    double now_sum = 0;
-    for (std::size_t i = 0; i < tiles.size(); ++i) {
-      hardware::AnalogTile& tile = tiles_[tiles[i]];
-      const StreamKey key{seed_, occasion_, chip_, static_cast<std::uint32_t>(tiles[i]),
+    readouts.clear();
+    for (int t : tiles) {
+      const StreamKey key{seed_, occasion_, chip_, static_cast<std::uint32_t>(t),
                           Purpose::read_noise};
-      tile.set_time(t_inference_s, key);
-      for (int j = 0; j < tile.cols(); ++j) {
-        ref_sum += reference_readout_[tiles[i]][j];
-        now_sum += tile.column_readout()[j];
-      }
+      tiles_[t].set_time(t_inference_s, key);
+      readouts.push_back({&reference_readout_[t], &tiles_[t].column_readout()});
     }
-    for (std::size_t i = 0; i < tiles.size(); ++i) {
-      hardware::AnalogTile& tile = tiles_[tiles[i]];
-      std::vector<float> alpha(tile.cols(), 1.0F);
-      for (int j = 0; j < tile.cols(); ++j) {
-        switch (params_.drift_compensation) {
-          case hardware::DriftCompensation::none:
-            break;
-          case hardware::DriftCompensation::global:
-            alpha[j] = now_sum > 0 ? static_cast<float>(ref_sum / now_sum) : 1.0F;
-            break;
-          case hardware::DriftCompensation::per_column: {
-            const double now = tile.column_readout()[j];
-            alpha[j] = now > 0 ? static_cast<float>(reference_readout_[tiles[i]][j] / now) : 1.0F;
-            break;
-          }
-        }
-      }
-      tile.set_compensation(std::move(alpha));
-    }
+    // A layer's tiles are compensated together: `global` is one α per layer.
+    std::vector<std::vector<float>> alpha =
+        hardware::drift_compensation_factors(params_.drift_compensation, readouts);
+    for (std::size_t i = 0; i < tiles.size(); ++i)
+      tiles_[tiles[i]].set_compensation(std::move(alpha[i]));
   }
 }
 
-void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x_range,
-                                 float* packed) const {
-  const hardware::Quantizer dac(params_.converters.dac_bits, 1.0F);
-  const float inv = 1.0F / x_range;
+void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, const hardware::Dac& dac,
+                                 float* packed) {
   // Gather first (two contiguous 8-row halves per k), then quantise the whole packed block in
   // one flat loop that the compiler vectorises.
   for (std::int64_t s = 0; s < x.strips(); ++s) {
@@ -157,21 +96,15 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, float x
       std::memcpy(dst + k_half_rows, hi + off, sizeof(float) * k_half_rows);
     }
   }
-  const std::int64_t n = x.strips() * rows * k_strip_rows;
-  for (std::int64_t i = 0; i < n; ++i)
-    packed[i] = dac.apply(packed[i] * inv);
+  dac.apply(packed, x.strips() * rows * k_strip_rows);
 }
 
 void AnalogChip::prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
                                const InputLayout& layout) const {
   if (layer_tiles_[layer.index].empty()) return;  // on the global digital unit: exact
-  // The DAC, once per layer input: x_n = q(x / x_range), so every crossbar row block (and every
-  // im2col tap that repeats an input) reads the same quantised value. q(0) = 0, so padding stays
-  // zero.
-  const hardware::Quantizer dac(params_.converters.dac_bits, 1.0F);
-  const float inv = 1.0F / x_range_[layer.index];
-  for (std::int64_t i = 0; i < count; ++i)
-    x[i] = dac.apply(x[i] * inv);
+  // The DAC, once per layer input, so every crossbar row block (and every im2col tap that
+  // repeats an input) reads the same quantised value.
+  dac_[layer.index].apply(x, count);
   if (activity_ != nullptr) count_levels(layer, x, layout);
 }
 
@@ -314,7 +247,7 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
   }
   for (int j = 0; j < out; ++j)
     std::fill_n(y + j * ld_y, rows_x, 0.0F);
-  const float x_range = x_range_[layer.index];
+  const float x_range = dac_[layer.index].range();
   const bool per_mvm = params_.read_noise_mode == hardware::ReadNoiseMode::per_mvm;
 
   // x already holds DAC levels (prepare_input); each tile reads its row block of x in place.
@@ -330,19 +263,18 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
       gemm_strips_rows_squared(x, blk.row0, blk.rows, tile.variance_n().data(), blk.cols, v,
                                rows_x);
     }
+    const hardware::Adc& adc = tile.adc();
     const auto out_var =
-        static_cast<float>(std::pow(params_.output_noise_fraction * tile.z_bound(), 2));
+        static_cast<float>(std::pow(params_.output_noise_fraction * adc.range(), 2));
     const bool noisy = per_mvm || out_var > 0;
     float* noise = nullptr;
     if (noisy) {
       noise = sized(s.noise, rows_x * blk.cols);
       draw_mvm_noise(t, blk.cols, ctx, rows_x, noise);
     }
-    const hardware::Quantizer adc(params_.converters.adc_bits, tile.z_bound());
     for (int j = 0; j < blk.cols; ++j) {
       const float gain = x_range * tile.column_scale()[j] * tile.compensation()[j];
-      const float adc_gain = tile.adc_gain()[j];
-      const float adc_offset = tile.adc_offset()[j] * tile.z_bound();
+      const hardware::Adc::Column adc_j = adc.column(j);
       float* yj = y + (blk.col0 + j) * ld_y;
       float* zj = z + std::int64_t{j} * rows_x;
       if (noisy) {
@@ -352,7 +284,7 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
           zj[r] += std::sqrt((vj != nullptr ? vj[r] : 0.0F) + out_var) * nj[r];
       }
       for (std::int64_t r = 0; r < rows_x; ++r)
-        yj[r] += adc.apply(zj[r] * adc_gain + adc_offset) * gain;
+        yj[r] += adc_j.apply(zj[r]) * gain;
     }
   }
 }
@@ -363,7 +295,7 @@ struct AnalogChip::Calibrator final : MatmulBackend {
   enum class Pass { inputs, outputs };
   AnalogChip* chip;
   Pass pass;
-  mutable std::vector<Sampler> samples;
+  mutable std::vector<hardware::RangeSampler> samples;
   // Pass 2: each tile's target weights, normalised as the tile stores them (w / column scale).
   std::vector<std::vector<float>> target_n;
   explicit Calibrator(AnalogChip* c, Pass p, std::size_t n) : chip(c), pass(p), samples(n) {}
@@ -384,7 +316,7 @@ struct AnalogChip::Calibrator final : MatmulBackend {
     for (int t : chip->layer_tiles_[layer.index]) {
       const hardware::Block& blk = chip->mapping_.blocks[t];
       xn.resize(packed_size(x.rows, blk.rows));
-      chip->quantize_inputs(x, blk.row0, blk.rows, chip->x_range_[layer.index], xn.data());
+      quantize_inputs(x, blk.row0, blk.rows, chip->dac_[layer.index], xn.data());
       z.resize(static_cast<std::size_t>(x.rows) * blk.cols);
       gemm_strips(packed_strips(xn.data(), x.rows, blk.rows, offsets), target_n[t].data(), blk.cols,
                   z.data(), x.rows);
@@ -403,11 +335,9 @@ AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
   net_->forward(images.image(0), n, logits.data(), inputs);
   Calibration c;
   c.key = calibration_key();
-  for (std::size_t l = 0; l < x_range_.size(); ++l) {
-    const float r = percentile(inputs.samples[l].values(), params_.converters.dac_percentile);
-    x_range_[l] = r > 0 ? r : 1.0F;  // pass 2 quantises with these
-  }
-  c.x_range = x_range_;
+  for (hardware::RangeSampler& s : inputs.samples)
+    c.x_range.push_back(s.range(params_.converters.dac_percentile));
+  set_input_ranges(c.x_range);  // pass 2 quantises with these
   Calibrator outputs(this, Calibrator::Pass::outputs, tiles_.size());
   for (std::size_t t = 0; t < tiles_.size(); ++t) {
     const hardware::Block& blk = mapping_.blocks[t];
@@ -420,13 +350,16 @@ AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
     outputs.target_n.push_back(std::move(w));
   }
   net_->forward(images.image(0), n, logits.data(), outputs);
-  for (std::size_t t = 0; t < tiles_.size(); ++t) {
-    const float b = percentile(outputs.samples[t].values(), params_.converters.adc_percentile) *
-                    static_cast<float>(params_.converters.adc_range_margin);
-    c.z_bound.push_back(b > 0 ? b : 1.0F);
-  }
+  for (std::size_t t = 0; t < tiles_.size(); ++t)
+    c.z_bound.push_back(outputs.samples[t].range(params_.converters.adc_percentile,
+                                                 params_.converters.adc_range_margin));
   apply(c);
   return c;
+}
+
+void AnalogChip::set_input_ranges(const std::vector<float>& x_range) {
+  for (std::size_t l = 0; l < dac_.size(); ++l)
+    dac_[l] = hardware::Dac(params_.converters.dac_bits, x_range[l]);
 }
 
 std::string AnalogChip::calibration_key() const {
@@ -443,18 +376,18 @@ void AnalogChip::apply(const Calibration& calibration) {
     std::string section;
     while (std::getline(mine, a) && std::getline(theirs, b) && a == b)
       if (!a.empty() && a.front() == '[') section = a.substr(1, a.size() - 2);
-    throw Error("a calibration computed with " + section + "." + b +
-                " applied to a chip with " + section + "." + a +
+    throw Error("a calibration computed with " + section + "." + b + " applied to a chip with " +
+                section + "." + a +
                 ", expected equal calibration keys (phase calibrate in 'aimc keys')");
   }
-  if (calibration.x_range.size() != x_range_.size() || calibration.z_bound.size() != tiles_.size())
+  if (calibration.x_range.size() != dac_.size() || calibration.z_bound.size() != tiles_.size())
     throw Error("calibration of " + std::to_string(calibration.x_range.size()) + " layers and " +
                 std::to_string(calibration.z_bound.size()) + " tiles applied to a chip of " +
-                std::to_string(x_range_.size()) + " layers and " + std::to_string(tiles_.size()) +
+                std::to_string(dac_.size()) + " layers and " + std::to_string(tiles_.size()) +
                 " tiles");
-  x_range_ = calibration.x_range;
+  set_input_ranges(calibration.x_range);
   for (std::size_t t = 0; t < tiles_.size(); ++t)
-    tiles_[t].set_z_bound(calibration.z_bound[t]);
+    tiles_[t].set_adc_range(calibration.z_bound[t]);
 }
 
 }  // namespace aimc::network

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "hardware/chip_params.hpp"
+#include "hardware/converters.hpp"
 #include "hardware/mapping.hpp"
 #include "hardware/tile.hpp"
 #include "network/dataset.hpp"
@@ -15,9 +16,12 @@ namespace aimc::network {
 class InputActivity;
 
 // One sampled instance of the chip running a network: the network's dense layers mapped onto
-// cores (hardware/mapping), each block programmed as an AnalogTile, with DAC/ADC, read and output
-// noise, and drift compensation. Everything else (BatchNorm as the local digital unit's affine,
-// ReLU, residual adds, pooling) stays digital and exact, in the Network's other steps.
+// cores (hardware/mapping), each block programmed as an AnalogTile with its ADCs, one DAC per
+// layer (hardware/converters), read and output noise, and drift compensation per layer
+// (hardware/drift_compensation). The chip keeps what needs the network: the mapping of layers to
+// tiles, calibration through the network, activity counting and the MVM driver. Everything else
+// (BatchNorm as the local digital unit's affine, ReLU, residual adds, pooling) stays digital and
+// exact, in the Network's other steps.
 //
 // A chip is a pure function of (params, network, seed, chip index): every random draw comes from
 // a stream keyed by (seed, occasion, chip index, tile, purpose, lane), where the occasion is 0 for
@@ -32,7 +36,7 @@ class AnalogChip final : public MatmulBackend {
   // The tile of mapping block b (for inspection and tests).
   const hardware::AnalogTile& tile(std::size_t b) const { return tiles_.at(b); }
   // The DAC input range of dense layer l (from calibration).
-  float x_range(std::size_t l) const { return x_range_.at(l); }
+  float x_range(std::size_t l) const { return dac_.at(l).range(); }
 
   // The converter ranges: per dense layer the DAC's input range, per tile the ADC's output range.
   // They depend on the network, the images and the chip keys of phase_calibrate (the schema,
@@ -71,9 +75,12 @@ class AnalogChip final : public MatmulBackend {
 
  private:
   struct Calibrator;
+  // One DAC per dense layer, with these input ranges.
+  void set_input_ranges(const std::vector<float>& x_range);
   // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range).
   // For calibration, whose forward pass must keep the unquantised x.
-  void quantize_inputs(const StripRows& x, int row0, int rows, float x_range, float* packed) const;
+  static void quantize_inputs(const StripRows& x, int row0, int rows, const hardware::Dac& dac,
+                              float* packed);
   // Adds each image's DAC levels |q| over every crossbar row it drives (each input counted once
   // per tap that reads it) to activity_; x is the quantised layer input of prepare_input.
   void count_levels(const DenseLayer& layer, const float* x, const InputLayout& layout) const;
@@ -92,9 +99,10 @@ class AnalogChip final : public MatmulBackend {
   hardware::Mapping mapping_;
   std::vector<hardware::AnalogTile> tiles_;    // one per mapping block, same order
   std::vector<std::vector<int>> layer_tiles_;  // per dense layer: its tiles
-  std::vector<float> x_range_;                 // per dense layer
+  std::vector<hardware::Dac> dac_;             // per dense layer
+  // Per tile, the drift-compensation readout taken right after programming.
   std::vector<std::vector<double>> reference_readout_;
-  const InputActivity* activity_ = nullptr;  // per tile, read at programming time
+  const InputActivity* activity_ = nullptr;
 };
 
 // The occasion of a read at t seconds after programming: a hash of t's canonical text, so a sweep

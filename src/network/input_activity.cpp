@@ -2,11 +2,14 @@
 
 #include <algorithm>
 
+#include "hardware/converters.hpp"
+
 namespace aimc::network {
 
 InputActivity::InputActivity(const Network& net, int images, int dac_bits)
     : layers_(static_cast<int>(net.dense_layers().size())),
-      levels_(dac_bits > 0 ? static_cast<float>((1 << (dac_bits - 1)) - 1) : k_exact_levels),
+      levels_(dac_bits > 0 ? static_cast<float>(hardware::converter_levels(dac_bits))
+                           : k_exact_levels),
       counts_(static_cast<std::size_t>(images) * net.dense_layers().size()) {
   for (const DenseLayer& d : net.dense_layers()) {
     const std::int64_t pixels =
