@@ -314,15 +314,18 @@ TEST(Mapping, ParamsValidation) {
   MappingParams p;
   EXPECT_NO_THROW(p.validate());
   p.cores = 0;
-  EXPECT_EQ(error_of([&] { p.validate(); }), "mapping.cores = 0, expected an integer in [1, 1048576]");
+  EXPECT_EQ(error_of([&] { p.validate(); }),
+            "mapping.cores = 0, expected an integer in [1, 1048576]");
   EXPECT_EQ(error_of([&] { map_layers("resnet20", resnet_cifar(3), p); }),
             "mapping.cores = 0, expected an integer in [1, 1048576]");
   p = MappingParams{};
   p.core_rows = -1;
-  EXPECT_EQ(error_of([&] { p.validate(); }), "mapping.core_rows = -1, expected an integer in [1, 65536]");
+  EXPECT_EQ(error_of([&] { p.validate(); }),
+            "mapping.core_rows = -1, expected an integer in [1, 65536]");
   p = MappingParams{};
   p.core_cols = 0;
-  EXPECT_EQ(error_of([&] { p.validate(); }), "mapping.core_cols = 0, expected an integer in [1, 65536]");
+  EXPECT_EQ(error_of([&] { p.validate(); }),
+            "mapping.core_cols = 0, expected an integer in [1, 65536]");
   p = MappingParams{};
   p.strategy = static_cast<MappingStrategy>(7);
   EXPECT_EQ(error_of([&] { p.validate(); }),

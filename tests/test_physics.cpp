@@ -259,8 +259,7 @@ TEST(DeviceParams, ValidationNamesTheKey) {
             }),
             "device.g_max_uS = 20.7, expected a positive number <= 10.35 (hermes is characterised "
             "up to there with 1 device(s) per polarity)");
-  EXPECT_EQ(with([](DeviceParams& p) { p.t0_s = 0.0; }),
-            "device.t0_s = 0, expected a number > 0");
+  EXPECT_EQ(with([](DeviceParams& p) { p.t0_s = 0.0; }), "device.t0_s = 0, expected a number > 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.t_read_s = -1e-9; }),
             "device.t_read_s = -1e-09, expected a number > 0");
   EXPECT_EQ(with([](DeviceParams& p) { p.t0_s = 1e-7; }),

@@ -51,8 +51,8 @@ Plan make_plan(const ExperimentParams& x) {
   for (const SweepAxis& a : x.sweep) {
     for (const std::string& part : linked_keys(a.key)) {
       if (part.rfind("chip.", 0) == 0 && chip_set_at.count(part.substr(5)) != 0U)
-        throw Error(chip_set_at[part.substr(5)] + ": " + part + " is also a sweep axis; set sweep." +
-                    a.key + " instead");
+        throw Error(chip_set_at[part.substr(5)] + ": " + part +
+                    " is also a sweep axis; set sweep." + a.key + " instead");
       if (part == "t_inference")
         for (const std::string& v : a.values)
           seconds(a, v);
@@ -113,10 +113,9 @@ Plan make_plan(const ExperimentParams& x) {
     }
     sp.chip_text = hardware::chip_text(sp.chip);
     // Points whose programming keys (the schema's phase_program) are equal share a chip.
-    const auto it = groups
-                        .emplace(hardware::chip_text(sp.chip, phase_program),
-                                 static_cast<int>(groups.size()))
-                        .first;
+    const auto it =
+        groups.emplace(hardware::chip_text(sp.chip, phase_program), static_cast<int>(groups.size()))
+            .first;
     sp.program_group = it->second;
     plan.points.push_back(std::move(sp));
   }

@@ -34,7 +34,7 @@ const std::pair<WeightScaling, const char*> k_scalings[] = {
 const std::pair<ProgrammingMethod, const char*> k_methods[] = {
     {ProgrammingMethod::one_shot, "one_shot"}, {ProgrammingMethod::iterative, "iterative"}};
 const std::pair<LastLayer, const char*> k_last_layers[] = {{LastLayer::analog, "analog"},
-                                                          {LastLayer::digital, "digital"}};
+                                                           {LastLayer::digital, "digital"}};
 const std::pair<DriftCompensation, const char*> k_compensations[] = {
     {DriftCompensation::none, "none"},
     {DriftCompensation::global, "global"},
@@ -96,15 +96,14 @@ const KeyTable<ChipParams>& chip_keys() {
     k.push_back(real_key<P>("converters.adc_percentile", AIMC_MEMBER(converters.adc_percentile),
                             above_up_to(0, 100), "%", calibrate,
                             "per-tile output range: this percentile of |MVM output|"));
-    k.push_back(real_key<P>("converters.adc_range_margin",
-                            AIMC_MEMBER(converters.adc_range_margin), above(0), "", calibrate,
-                            "factor on the calibrated ADC range"));
+    k.push_back(real_key<P>("converters.adc_range_margin", AIMC_MEMBER(converters.adc_range_margin),
+                            above(0), "", calibrate, "factor on the calibrated ADC range"));
     k.push_back(real_key<P>("converters.adc_gain_sigma", AIMC_MEMBER(converters.adc_gain_sigma),
                             between(0, 1), "", program,
                             "per-column ADC gain spread before calibration, sampled per chip"));
-    k.push_back(real_key<P>("converters.adc_offset_sigma",
-                            AIMC_MEMBER(converters.adc_offset_sigma), between(0, 1), "range",
-                            program, "per-column ADC offset spread before calibration"));
+    k.push_back(real_key<P>("converters.adc_offset_sigma", AIMC_MEMBER(converters.adc_offset_sigma),
+                            between(0, 1), "range", program,
+                            "per-column ADC offset spread before calibration"));
     k.push_back(bool_key<P>("converters.adc_calibration", AIMC_MEMBER(converters.adc_calibration),
                             program, "ADC mismatch calibrated away down to the residual spreads"));
     k.push_back(real_key<P>("converters.adc_residual_gain_sigma",
@@ -125,19 +124,21 @@ const KeyTable<ChipParams>& chip_keys() {
     k.push_back(enum_key<P>("programming.method", AIMC_MEMBER(programming.method),
                             {ProgrammingMethod::one_shot, ProgrammingMethod::iterative}, name_of,
                             program, "one-shot, or program-and-verify as on the chip"));
-    k.push_back(int_key<P>("programming.max_iterations", AIMC_MEMBER(programming.max_iterations),
-                           1, 1000, "", program, "program-and-verify iterations (Methods: 30)"));
+    k.push_back(int_key<P>("programming.max_iterations", AIMC_MEMBER(programming.max_iterations), 1,
+                           1000, "", program, "program-and-verify iterations (Methods: 30)"));
     k.push_back(real_key<P>("programming.tolerance_counts",
                             AIMC_MEMBER(programming.tolerance_counts), above(0), "ADC counts",
                             program, "program-and-verify margin (Methods: 5 counts)"));
     k.push_back(real_key<P>("faults.stuck_fraction", AIMC_MEMBER(faults.stuck_fraction),
-                            between(0, 1), "", program, "share of devices stuck, sampled per chip"));
+                            between(0, 1), "", program,
+                            "share of devices stuck, sampled per chip"));
     k.push_back(real_key<P>("faults.stuck_at_gmax_share", AIMC_MEMBER(faults.stuck_at_gmax_share),
-                            between(0, 1), "", program, "of the stuck devices, the share at g_max"));
-    k.push_back(enum_key<P>("drift.compensation", AIMC_MEMBER(drift_compensation),
-                            {DriftCompensation::none, DriftCompensation::global,
-                             DriftCompensation::per_column},
-                            name_of, read, "drift compensation from a reference readout"));
+                            between(0, 1), "", program,
+                            "of the stuck devices, the share at g_max"));
+    k.push_back(enum_key<P>(
+        "drift.compensation", AIMC_MEMBER(drift_compensation),
+        {DriftCompensation::none, DriftCompensation::global, DriftCompensation::per_column},
+        name_of, read, "drift compensation from a reference readout"));
     k.push_back(int_key<P>("calibration.images", AIMC_MEMBER(calibration_images), 1, 50000, "",
                            calibrate, "training images that calibrate the DAC and ADC ranges"));
     lift_into(k, perf_keys(), AIMC_MEMBER(perf));
@@ -159,8 +160,8 @@ ChipParams chip_from_settings(const std::vector<Setting>& settings, const std::s
   for (const auto& k : keys) {
     const auto it = given.find(k.name);
     if (it != given.end() && !k.set(p, it->second->value))
-      throw Error(it->second->origin + ": " + k.name + " = '" + it->second->value +
-                  "', expected " + k.expected);
+      throw Error(it->second->origin + ": " + k.name + " = '" + it->second->value + "', expected " +
+                  k.expected);
   }
   // Ranges first, each reported where its value came from; then the constraints between keys.
   for (const auto& k : keys)

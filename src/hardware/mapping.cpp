@@ -210,11 +210,13 @@ const KeyTable<MappingParams>& mapping_keys() {
                   row_split_name, phase_program | phase_calibrate | phase_perf,
                   "row blocks: balanced, or whole input channels as aihwkit's mapped layers"),
       int_key<P>("mapping.cores", AIMC_MEMBER(cores), 1, 1 << 20, "",
-                 phase_program | phase_calibrate | phase_perf, "cores on the chip (Le Gallo 2023: 64)"),
+                 phase_program | phase_calibrate | phase_perf,
+                 "cores on the chip (Le Gallo 2023: 64)"),
       int_key<P>("mapping.core_rows", AIMC_MEMBER(core_rows), 1, 1 << 16, "",
                  phase_program | phase_calibrate | phase_perf, "crossbar rows (inputs) per core"),
       int_key<P>("mapping.core_cols", AIMC_MEMBER(core_cols), 1, 1 << 16, "",
-                 phase_program | phase_calibrate | phase_perf, "crossbar columns (outputs) per core"),
+                 phase_program | phase_calibrate | phase_perf,
+                 "crossbar columns (outputs) per core"),
   };
   return keys;
 }

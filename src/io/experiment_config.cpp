@@ -99,7 +99,8 @@ experiment::Plan read_experiment(const std::string& path,
       } catch (const Error& err) {
         const std::string prefix = e.origin + ": ";
         const std::string m = err.what();
-        throw Error(e.origin + ": " + k + ": " + (m.rfind(prefix, 0) == 0 ? m.substr(prefix.size()) : m));
+        throw Error(e.origin + ": " + k + ": " +
+                    (m.rfind(prefix, 0) == 0 ? m.substr(prefix.size()) : m));
       }
       (e.origin == "--set" ? x.chip_cli : x.chip_study).push_back({ck, e.value, e.origin});
     } else if (k.rfind("sweep.", 0) == 0) {

@@ -220,9 +220,9 @@ const KeyTable<DeviceParams>& device_keys() {
     KeyTable<P> k;
     // kind and devices_per_polarity come first and start from the published values of that
     // variant, so the keys after them override single values of it.
-    k.push_back(enum_key<P>("device.kind", AIMC_MEMBER(kind), {DeviceKind::hermes, DeviceKind::pcm},
-                            device_kind_name, phase_program,
-                            "device model: hermes (fit of the 64-core chip), pcm (Nandakumar 2019)"));
+    k.push_back(enum_key<P>(
+        "device.kind", AIMC_MEMBER(kind), {DeviceKind::hermes, DeviceKind::pcm}, device_kind_name,
+        phase_program, "device model: hermes (fit of the 64-core chip), pcm (Nandakumar 2019)"));
     k.back().set = [](P& p, std::string_view s) {
       DeviceKind kind{};
       if (!device_kind_from_name(std::string(s), kind)) return false;

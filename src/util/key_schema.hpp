@@ -96,9 +96,9 @@ inline Range above_up_to(double lo, double hi) {
 // from the member accessor, so the struct member is named once.
 template <typename Root>
 struct KeySpec {
-  std::string name;  // "section.key"
-  std::string type;  // "integer", "number", "true | false", or the enum's names "a | b"
-  std::string unit;  // "µS", "s", "" (none)
+  std::string name;   // "section.key"
+  std::string type;   // "integer", "number", "true | false", or the enum's names "a | b"
+  std::string unit;   // "µS", "s", "" (none)
   std::string range;  // "[0, 24]", "> 0", or "" (enums, booleans)
   std::string doc;    // one line
   Phases phases = 0;
@@ -132,7 +132,10 @@ inline bool parse_double(std::string_view s, double& out) {
 
 // The accessor of a member, for the factories below: callable on a const and a non-const Root,
 // so the member is named once.
-#define AIMC_MEMBER(path) [](auto& root_) -> auto& { return root_.path; }
+#define AIMC_MEMBER(path)    \
+  [](auto& root_) -> auto& { \
+    return root_.path;       \
+  }
 
 // One "key = value" as given, with where it came from (a file name, or "--set") for messages.
 struct Setting {
@@ -143,8 +146,8 @@ struct Setting {
 
 // `ref` is an AIMC_MEMBER accessor; the member is any integer type holding [lo, hi].
 template <typename Root, typename Ref>
-KeySpec<Root> int_key(std::string name, Ref ref, std::int64_t lo, std::int64_t hi,
-                      std::string unit, Phases phases, std::string doc) {
+KeySpec<Root> int_key(std::string name, Ref ref, std::int64_t lo, std::int64_t hi, std::string unit,
+                      Phases phases, std::string doc) {
   KeySpec<Root> k;
   k.name = std::move(name);
   k.type = "integer";
@@ -180,9 +183,8 @@ KeySpec<Root> real_key(std::string name, Ref ref, Range range, std::string unit,
   k.doc = std::move(doc);
   k.phases = phases;
   k.expected = "a number " + (k.range == "finite" ? std::string("(finite)")
-                              : k.range.front() == '[' || k.range.front() == '('
-                                  ? "in " + k.range
-                                  : k.range);
+                              : k.range.front() == '[' || k.range.front() == '(' ? "in " + k.range
+                                                                                 : k.range);
   k.get = [ref](const Root& r) { return canonical_number(ref(r)); };
   k.set = [ref](Root& r, std::string_view s) {
     double v = 0;
@@ -248,9 +250,7 @@ KeySpec<Root> bool_key(std::string name, Ref ref, Phases phases, std::string doc
   k.doc = std::move(doc);
   k.phases = phases;
   k.expected = "one of: true, false";
-  k.get = [ref](const Root& r) {
-    return std::string(ref(r) ? "true" : "false");
-  };
+  k.get = [ref](const Root& r) { return std::string(ref(r) ? "true" : "false"); };
   k.set = [ref](Root& r, std::string_view s) {
     for (const std::string_view t : {"true", "yes", "on", "1"})
       if (s == t) return (ref(r) = true, true);
@@ -366,8 +366,8 @@ std::string markdown_table(const KeyTable<Root>& keys, const Root& defaults) {
     for (std::size_t i = 0; (i = type.find(" | ", i)) != std::string::npos;)
       type.replace(i, 3, " / ");
     out += "| `" + k.name + "` | " + type + " | " + escape(k.get(defaults), "\\|") + " | " +
-           k.unit + " | " + k.range + " | " + phase_names(k.phases) + " | " +
-           escape(k.doc, "\\|") + " |\n";
+           k.unit + " | " + k.range + " | " + phase_names(k.phases) + " | " + escape(k.doc, "\\|") +
+           " |\n";
   }
   return out;
 }

@@ -63,8 +63,7 @@ void fill_standard_normal(RandomStream& rng, float* out, std::size_t n) {
   }
 }
 
-void fill_standard_normal_at(const StreamKey& key, std::uint64_t first, float* out,
-                             std::size_t n) {
+void fill_standard_normal_at(const StreamKey& key, std::uint64_t first, float* out, std::size_t n) {
   const std::uint64_t word = first / 2;
   RandomStream rng(key, word / 4);
   rng.skip_words(word % 4);
