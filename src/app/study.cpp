@@ -24,8 +24,13 @@ std::string sample_ranges(const std::vector<std::int64_t>& missing) {
     std::size_t j = i;
     while (j + 1 < missing.size() && missing[j + 1] == missing[j] + 1)
       ++j;
-    gaps += (gaps.empty() ? "" : ", ") + std::to_string(missing[i]) +
-            (j > i ? "-" + std::to_string(missing[j]) : "");
+    if (!gaps.empty()) gaps += ", ";
+    gaps += std::to_string(missing[i]);
+    // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "-" + std::to_string(...) here.
+    if (j > i) {
+      gaps += '-';
+      gaps += std::to_string(missing[j]);
+    }
     i = j + 1;
   }
   return gaps;
