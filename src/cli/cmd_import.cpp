@@ -1,41 +1,13 @@
-#include <spawn.h>
-#include <sys/wait.h>
-
-#include <cerrno>
-#include <cstdlib>
-#include <cstring>
-
+#include "app/import_model.hpp"
 #include "cli/commands.hpp"
 #include "util/error.hpp"
 
-extern char** environ;
-
 namespace aimc::cli {
 
-// The importer is a Python script on Debian's numpy and h5py (reading .npz and torch pickles is
-// their job); this subcommand runs it with the same arguments and returns its exit code. It
-// spawns rather than execs so that MPI is finalised normally.
+// The importer parses its own options (and prints its own help), so the arguments pass through.
 int cmd_import(const std::vector<std::string>& args, const experiment::MpiSession& mpi) {
   if (mpi.size() > 1) throw Error("run it without mpiexec (it is a one-process tool)");
-  const char* env_python = std::getenv("AIMC_PYTHON");
-  const std::string python = env_python != nullptr ? env_python : "/usr/bin/python3";
-  const std::string script = std::string(AIMC_SOURCE_DIR) + "/scripts/import_model.py";
-  std::vector<std::string> argv_s{python, script};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s)
-    argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  const int rc = ::posix_spawn(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ);
-  if (rc != 0)
-    throw Error("cannot run " + python + ": " + std::strerror(rc) +
-                " (install python3-numpy and python3-h5py, or set AIMC_PYTHON)");
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) throw Error("waitpid failed: " + std::string(std::strerror(errno)));
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  return app::run_importer(args);
 }
 
 }  // namespace aimc::cli

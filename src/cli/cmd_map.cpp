@@ -1,12 +1,7 @@
 #include <iostream>
 
+#include "app/perf.hpp"
 #include "cli/commands.hpp"
-#include "hardware/mapping.hpp"
-#include "io/chip_config.hpp"
-#include "io/model_file.hpp"
-#include "network/analog_chip.hpp"
-#include "network/network.hpp"
-#include "util/error.hpp"
 
 namespace aimc::cli {
 
@@ -24,15 +19,9 @@ int cmd_map(const std::vector<std::string>& args, const experiment::MpiSession& 
   if (!parse_args("map", "--model M.h5 --chip C.ini [--set k=v ...] [--json]", args, opts, {}, vm,
                   mpi.is_root()))
     return 0;
-  const hardware::ChipParams params = io::read_chip_config(chip_path, overrides);
-  const network::Model model = io::read_model(model_path);
-  network::InferenceParams inference;
-  inference.fold_batchnorm = false;
-  const network::Network net(model, inference);
-  // The layers the chip itself maps (mapping.last_layer = digital leaves the last one out).
-  const hardware::Mapping mapping =
-      hardware::map_layers(model.name, network::mapped_layers(net, params), params.mapping);
-  if (mpi.is_root()) std::cout << (vm["json"].as<bool>() ? mapping.json() + "\n" : mapping.table());
+  const std::string report =
+      app::map_report(model_path, chip_path, overrides, vm["json"].as<bool>());
+  if (mpi.is_root()) std::cout << report;
   return 0;
 }
 

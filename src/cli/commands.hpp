@@ -28,8 +28,4 @@ bool parse_args(const std::string& command, const std::string& usage,
                 const po::positional_options_description& positional, po::variables_map& vm,
                 bool print_help);
 
-// The CIFAR-10 directory to use when --data is not given: $AIMC_DATA/cifar-10, else
-// ./data/cifar-10, else the source tree's data/cifar-10 (where scripts/fetch_data.sh puts it).
-std::string default_data_dir();
-
 }  // namespace aimc::cli

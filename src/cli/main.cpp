@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -107,14 +106,6 @@ bool parse_args(const std::string& command, const std::string& usage,
     throw Error(std::string(e.what()) + " (see 'aimc " + command + " --help')");
   }
   return true;
-}
-
-std::string default_data_dir() {
-  namespace fs = std::filesystem;
-  if (const char* env = std::getenv("AIMC_DATA"); env != nullptr && *env != '\0')
-    return std::string(env) + "/cifar-10";
-  if (fs::exists("data/cifar-10")) return "data/cifar-10";
-  return std::string(AIMC_SOURCE_DIR) + "/data/cifar-10";
 }
 
 }  // namespace aimc::cli

@@ -30,6 +30,11 @@ double MpiSession::max(double value) const {
   return out;
 }
 
+int MpiSession::broadcast(int value) const {
+  MPI_Bcast(&value, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  return value;
+}
+
 void MpiSession::abort(int code) const {
   MPI_Abort(MPI_COMM_WORLD, code);
   std::exit(code);

@@ -21,6 +21,9 @@ class MpiSession {
   // Element-wise sums and maxima over all ranks; every rank gets the result.
   void sum(std::vector<std::int64_t>& values) const;
   double max(double value) const;
+  // Rank 0's `value` on every rank: rank 0 alone decides (e.g. whether the results file opened),
+  // and all ranks go on or stop together.
+  int broadcast(int value) const;
   // Ends every rank of the job with `code` (used when one rank fails and the others would hang).
   [[noreturn]] void abort(int code) const;
 
