@@ -11,32 +11,11 @@
 #include "io/experiment_config.hpp"
 #include "io/model_file.hpp"
 #include "io/results_file.hpp"
+#include "network/network.hpp"
 #include "util/error.hpp"
+#include "util/ranges.hpp"
 
 namespace aimc::app {
-
-namespace {
-
-// Gaps as ranges of sample indices: "3-5, 9".
-std::string sample_ranges(const std::vector<std::int64_t>& missing) {
-  std::string gaps;
-  for (std::size_t i = 0; i < missing.size();) {
-    std::size_t j = i;
-    while (j + 1 < missing.size() && missing[j + 1] == missing[j] + 1)
-      ++j;
-    if (!gaps.empty()) gaps += ", ";
-    gaps += std::to_string(missing[i]);
-    // Appended piecewise: GCC 12 warns falsely (-Wrestrict) on "-" + std::to_string(...) here.
-    if (j > i) {
-      gaps += '-';
-      gaps += std::to_string(missing[j]);
-    }
-    i = j + 1;
-  }
-  return gaps;
-}
-
-}  // namespace
 
 int run_study(const StudyRequest& request, const experiment::MpiSession& mpi) {
   experiment::RunOptions options = request.options;
@@ -78,9 +57,10 @@ int run_study(const StudyRequest& request, const experiment::MpiSession& mpi) {
       info.model_name = model.name;
       info.n_ranks = mpi.size();
       info.classes = model.num_classes;
-      for (const network::Node& node : model.nodes)
-        if (node.op == network::OpType::conv2d || node.op == network::OpType::linear)
-          info.layer_names.push_back(node.name);
+      // The per-layer columns are the network's dense layers, as the chip's run lists them.
+      const network::Network net(model, {});
+      for (const network::DenseLayer& d : net.dense_layers())
+        info.layer_names.push_back(d.name);
       file = io::ResultsFile::open_for_run(plan.params.output_path, plan, info, resumed);
     } catch (const Error& e) {
       open_error = e.what();
@@ -165,7 +145,8 @@ int merge_study(const std::string& output, const std::vector<std::string>& input
   if (!report.missing.empty()) {
     std::cerr << "aimc merge: " << output << " is incomplete: " << report.missing.size() << " of "
               << report.samples << " samples missing (sample indices "
-              << sample_ranges(report.missing) << "); rerun the missing slices and merge again\n";
+              << range_list(report.missing, ", ")
+              << "); rerun the missing slices and merge again\n";
     return 1;
   }
   std::cerr << "aimc merge: " << output << ": all " << report.samples << " samples from "

@@ -7,6 +7,7 @@
 
 #include "util/error.hpp"
 #include "util/json.hpp"
+#include "util/ranges.hpp"
 
 namespace aimc::hardware {
 
@@ -123,21 +124,7 @@ std::string split_text(const std::vector<int>& sizes) {
 std::string cores_text(std::vector<int> cores) {
   std::sort(cores.begin(), cores.end());
   cores.erase(std::unique(cores.begin(), cores.end()), cores.end());
-  std::string out;
-  std::size_t i = 0;
-  while (i < cores.size()) {
-    std::size_t j = i;
-    while (j + 1 < cores.size() && cores[j + 1] == cores[j] + 1)
-      ++j;
-    if (!out.empty()) out += ",";
-    out += std::to_string(cores[i]);
-    if (j > i) {
-      out += '-';
-      out += std::to_string(cores[j]);
-    }
-    i = j + 1;
-  }
-  return out;
+  return range_list(cores, ",");
 }
 
 std::string percent(double fraction) {

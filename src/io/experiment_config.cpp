@@ -12,13 +12,6 @@ namespace aimc::io {
 
 namespace {
 
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r");
-  if (b == std::string::npos) return "";
-  const auto e = s.find_last_not_of(" \t\r");
-  return s.substr(b, e - b + 1);
-}
-
 [[noreturn]] void bad(const Setting& e, const std::string& expected) {
   throw Error(e.origin + ": " + e.key + " = '" + e.value + "', expected " + expected);
 }

@@ -11,16 +11,12 @@ namespace aimc::io {
 
 namespace po = boost::program_options;
 
-namespace {
-
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r");
   if (b == std::string::npos) return "";
   const auto e = s.find_last_not_of(" \t\r");
   return s.substr(b, e - b + 1);
 }
-
-}  // namespace
 
 void check_no_percent(const std::string& text, const std::string& origin) {
   std::istringstream in(text);

@@ -19,6 +19,9 @@ std::vector<IniEntry> parse_overrides(const std::vector<std::string>& overrides)
 // The whole text of a file; throws aimc::Error "PATH: cannot open <what>".
 std::string read_text_file(const std::string& path, const std::string& what);
 
+// `s` without leading and trailing blanks (space, tab, CR).
+std::string trim(const std::string& s);
+
 // Throws aimc::Error naming `origin` and the line when INI text has a '%' outside a comment.
 // Boost.Program_options 1.74 formats its error messages by substituting tokens such as
 // %canonical_option% and %value% with the offending text, repeatedly, so text that contains such

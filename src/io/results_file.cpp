@@ -205,31 +205,39 @@ void write_all(hid_t file, const std::string& name, hid_t mem_type, const void* 
         ctx + ": cannot write '" + name + "' (disk full?)");
 }
 
-void write_row(hid_t file, const std::string& name, hid_t mem_type, hsize_t row, hsize_t row_len,
-               const void* data, const std::string& ctx) {
-  const h5::Handle d = open_dataset(file, name, ctx);
-  const h5::Handle space(H5Dget_space(d.get()), H5Sclose);
+// Row `row` (row_len values) of a dataset, selected in the file, and its shape in memory.
+struct RowSelection {
+  h5::Handle dataset;
+  h5::Handle file_space;
+  h5::Handle memory_space;
+};
+
+RowSelection select_row(hid_t file, const std::string& name, hsize_t row, hsize_t row_len,
+                        const std::string& ctx) {
+  h5::Handle d = open_dataset(file, name, ctx);
+  h5::Handle space(H5Dget_space(d.get()), H5Sclose);
   const hsize_t start[2] = {row, 0};
   const hsize_t count[2] = {1, row_len};
   check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
         ctx + ": bad row of '" + name + "'");
   const hsize_t mem_dims[1] = {row_len};
-  const h5::Handle mem(H5Screate_simple(1, mem_dims, nullptr), H5Sclose);
-  check(H5Dwrite(d.get(), mem_type, mem.get(), space.get(), H5P_DEFAULT, data),
+  h5::Handle mem(H5Screate_simple(1, mem_dims, nullptr), H5Sclose);
+  return {std::move(d), std::move(space), std::move(mem)};
+}
+
+void write_row(hid_t file, const std::string& name, hid_t mem_type, hsize_t row, hsize_t row_len,
+               const void* data, const std::string& ctx) {
+  const RowSelection r = select_row(file, name, row, row_len, ctx);
+  check(H5Dwrite(r.dataset.get(), mem_type, r.memory_space.get(), r.file_space.get(), H5P_DEFAULT,
+                 data),
         ctx + ": cannot write '" + name + "' (disk full?)");
 }
 
 void read_row_values(hid_t file, const std::string& name, hid_t mem_type, hsize_t row,
                      hsize_t row_len, void* data, const std::string& ctx) {
-  const h5::Handle d = open_dataset(file, name, ctx);
-  const h5::Handle space(H5Dget_space(d.get()), H5Sclose);
-  const hsize_t start[2] = {row, 0};
-  const hsize_t count[2] = {1, row_len};
-  check(H5Sselect_hyperslab(space.get(), H5S_SELECT_SET, start, nullptr, count, nullptr),
-        ctx + ": bad row of '" + name + "'");
-  const hsize_t mem_dims[1] = {row_len};
-  const h5::Handle mem(H5Screate_simple(1, mem_dims, nullptr), H5Sclose);
-  check(H5Dread(d.get(), mem_type, mem.get(), space.get(), H5P_DEFAULT, data),
+  const RowSelection r = select_row(file, name, row, row_len, ctx);
+  check(H5Dread(r.dataset.get(), mem_type, r.memory_space.get(), r.file_space.get(), H5P_DEFAULT,
+                data),
         ctx + ": cannot read '" + name + "'");
 }
 

@@ -137,6 +137,21 @@ inline bool parse_double(std::string_view s, double& out) {
     return root_.path;       \
   }
 
+// The descriptive fields of a key; each factory below adds get, set and in_range.
+template <typename Root>
+KeySpec<Root> described(std::string name, std::string type, std::string unit, std::string range,
+                        Phases phases, std::string doc, std::string expected) {
+  KeySpec<Root> k;
+  k.name = std::move(name);
+  k.type = std::move(type);
+  k.unit = std::move(unit);
+  k.range = std::move(range);
+  k.phases = phases;
+  k.doc = std::move(doc);
+  k.expected = std::move(expected);
+  return k;
+}
+
 // One "key = value" as given, with where it came from (a file name, or "--set") for messages.
 struct Setting {
   std::string key;
@@ -148,15 +163,10 @@ struct Setting {
 template <typename Root, typename Ref>
 KeySpec<Root> int_key(std::string name, Ref ref, std::int64_t lo, std::int64_t hi, std::string unit,
                       Phases phases, std::string doc) {
-  KeySpec<Root> k;
-  k.name = std::move(name);
-  k.type = "integer";
-  k.unit = std::move(unit);
-  k.range = std::string("[").append(std::to_string(lo)).append(", ").append(std::to_string(hi));
-  k.range += "]";
-  k.doc = std::move(doc);
-  k.phases = phases;
-  k.expected = "an integer in " + k.range;
+  std::string range = std::string("[").append(std::to_string(lo)).append(", ");
+  range.append(std::to_string(hi)).append("]");
+  KeySpec<Root> k = described<Root>(std::move(name), "integer", std::move(unit), range, phases,
+                                    std::move(doc), "an integer in " + range);
   k.get = [ref](const Root& r) { return std::to_string(ref(r)); };
   k.set = [ref](Root& r, std::string_view s) {
     using T = std::remove_cvref_t<decltype(ref(r))>;
@@ -167,7 +177,7 @@ KeySpec<Root> int_key(std::string name, Ref ref, std::int64_t lo, std::int64_t h
   };
   k.in_range = [ref, lo, hi](const Root& r) {
     const auto v = ref(r);
-    return v >= lo && v <= hi;
+    return std::cmp_greater_equal(v, lo) && std::cmp_less_equal(v, hi);
   };
   return k;
 }
@@ -175,16 +185,13 @@ KeySpec<Root> int_key(std::string name, Ref ref, std::int64_t lo, std::int64_t h
 template <typename Root, typename Ref>
 KeySpec<Root> real_key(std::string name, Ref ref, Range range, std::string unit, Phases phases,
                        std::string doc) {
-  KeySpec<Root> k;
-  k.name = std::move(name);
-  k.type = "number";
-  k.unit = std::move(unit);
-  k.range = range.text();
-  k.doc = std::move(doc);
-  k.phases = phases;
-  k.expected = "a number " + (k.range == "finite" ? std::string("(finite)")
-                              : k.range.front() == '[' || k.range.front() == '(' ? "in " + k.range
-                                                                                 : k.range);
+  const std::string text = range.text();
+  const bool interval = text.front() == '[' || text.front() == '(';
+  KeySpec<Root> k =
+      described<Root>(std::move(name), "number", std::move(unit), text, phases, std::move(doc),
+                      "a number " + (text == "finite" ? std::string("(finite)")
+                                     : interval       ? "in " + text
+                                                      : text));
   k.get = [ref](const Root& r) { return canonical_number(ref(r)); };
   k.set = [ref](Root& r, std::string_view s) {
     double v = 0;
@@ -199,12 +206,8 @@ KeySpec<Root> real_key(std::string name, Ref ref, Range range, std::string unit,
 // A text value (a path), any but empty.
 template <typename Root, typename Ref>
 KeySpec<Root> text_key(std::string name, Ref ref, Phases phases, std::string doc) {
-  KeySpec<Root> k;
-  k.name = std::move(name);
-  k.type = "path";
-  k.doc = std::move(doc);
-  k.phases = phases;
-  k.expected = "a path";
+  KeySpec<Root> k =
+      described<Root>(std::move(name), "path", "", "", phases, std::move(doc), "a path");
   k.get = [ref](const Root& r) { return std::string(ref(r)); };
   k.set = [ref](Root& r, std::string_view s) {
     if (s.empty()) return false;
@@ -244,12 +247,8 @@ KeySpec<Root> word_key(std::string name, Ref ref, std::vector<std::string> words
 // true/false.
 template <typename Root, typename Ref>
 KeySpec<Root> bool_key(std::string name, Ref ref, Phases phases, std::string doc) {
-  KeySpec<Root> k;
-  k.name = std::move(name);
-  k.type = "true | false";
-  k.doc = std::move(doc);
-  k.phases = phases;
-  k.expected = "one of: true, false";
+  KeySpec<Root> k = described<Root>(std::move(name), "true | false", "", "", phases, std::move(doc),
+                                    "one of: true, false");
   k.get = [ref](const Root& r) { return std::string(ref(r) ? "true" : "false"); };
   k.set = [ref](Root& r, std::string_view s) {
     for (const std::string_view t : {"true", "yes", "on", "1"})
@@ -267,18 +266,14 @@ template <typename Root, typename E, typename Ref>
 KeySpec<Root> enum_key(std::string name, Ref ref, std::initializer_list<E> value_list,
                        const char* (*name_of)(E), Phases phases, std::string doc) {
   const std::vector<E> values(value_list);
-  KeySpec<Root> k;
-  k.name = std::move(name);
   std::string names;
   std::string list;
   for (const E v : values) {
     names += (names.empty() ? "" : " | ") + std::string(name_of(v));
     list += (list.empty() ? "" : ", ") + std::string(name_of(v));
   }
-  k.type = names;
-  k.doc = std::move(doc);
-  k.phases = phases;
-  k.expected = "one of: " + list;
+  KeySpec<Root> k =
+      described<Root>(std::move(name), names, "", "", phases, std::move(doc), "one of: " + list);
   // An out-of-range value (a cast in code, never from text) is shown as its number.
   k.get = [ref, name_of, values](const Root& r) {
     for (const E v : values)
