@@ -19,9 +19,9 @@ int cmd_bench(const std::vector<std::string>& args, const experiment::MpiSession
       "thread, noisy inference on 1 and 2 threads against ideal")(
       "set", po::value(&r.overrides)->composing(),
       "override a chip configuration key: --set section.key=value "
-      "(repeatable)")("images", po::value(&r.images)->default_value(r.images),
-                      "test images per pass")("reps", po::value(&r.reps)->default_value(r.reps),
-                                              "passes; the best one counts")(
+      "(repeatable; aimc keys lists them)")("images", po::value(&r.images)->default_value(r.images),
+                                            "test images per pass")(
+      "reps", po::value(&r.reps)->default_value(r.reps), "passes; the best one counts")(
       "batch", po::value(&r.inference.batch_images)->default_value(r.inference.batch_images),
       "images per TBB task")("json", po::bool_switch(&r.json)->default_value(false),
                              "print one JSON object");

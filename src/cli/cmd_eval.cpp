@@ -26,8 +26,9 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
       "seed", po::value(&r.seed)->default_value(1), "master seed of the chip's random streams")(
       "chip-index", po::value(&r.chip_index)->default_value(0), "which chip instance of that seed")(
       "set", po::value(&r.overrides)->composing(),
-      "override a chip configuration key: --set section.key=value (repeatable)")(
-      "threads", po::value(&r.threads)->default_value(0), "TBB threads per rank (0: all cores)")(
+      "override a chip configuration key: --set section.key=value (repeatable; aimc "
+      "keys lists them)")("threads", po::value(&r.threads)->default_value(0),
+                          "TBB threads per rank (0: all cores)")(
       "batch", po::value(&r.inference.batch_images)->default_value(r.inference.batch_images),
       "images per TBB task")("json", po::bool_switch(&r.json)->default_value(false),
                              "print one JSON object instead of text");

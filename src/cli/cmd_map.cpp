@@ -13,7 +13,8 @@ int cmd_map(const std::vector<std::string>& args, const experiment::MpiSession& 
   opts.add_options()("help,h", "show this help")("model", po::value(&model_path)->required(),
                                                  "aimc model file (.h5)")(
       "chip", po::value(&chip_path)->required(), "chip configuration (.ini)")(
-      "set", po::value(&overrides)->composing(), "override a key: --set section.key=value")(
+      "set", po::value(&overrides)->composing(),
+      "override a chip key: --set section.key=value (aimc keys lists them)")(
       "json", po::bool_switch()->default_value(false), "print one JSON object");
   po::variables_map vm;
   if (!parse_args("map", "--model M.h5 --chip C.ini [--set k=v ...] [--json]", args, opts, {}, vm,

@@ -14,7 +14,8 @@ int cmd_perf(const std::vector<std::string>& args, const experiment::MpiSession&
   opts.add_options()("help,h", "show this help")(
       "model", po::value(&r.model_path), "aimc model file (.h5)")("chip", po::value(&r.chip_path),
                                                                   "chip configuration (.ini)")(
-      "set", po::value(&r.overrides)->composing(), "override a key: --set section.key=value")(
+      "set", po::value(&r.overrides)->composing(),
+      "override a chip key: --set section.key=value (aimc keys lists them)")(
       "peak", po::bool_switch(&r.peak)->default_value(false),
       "full-utilisation 8-bit MVMs on every core, in both read modes")(
       "experiment", po::value(&r.experiment_path),

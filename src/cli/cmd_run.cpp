@@ -56,7 +56,8 @@ int cmd_run(const std::vector<std::string>& args, const experiment::MpiSession& 
       "output,o", po::value(&output), "results file (.h5); overrides the file's 'output'")(
       "set", po::value(&overrides)->composing(),
       "override any experiment key: --set n_chips=2, --set data.images=100, "
-      "--set chip.drift.compensation=none, --set sweep.t_inference=0,3600 (repeatable)")(
+      "--set chip.drift.compensation=none, --set sweep.t_inference=0,3600 (repeatable; aimc keys "
+      "--experiment and aimc keys list them)")(
       "resume", po::bool_switch()->default_value(false),
       "require an existing results file and complete it (rerunning without --resume does the "
       "same when the file exists)")(

@@ -50,8 +50,10 @@ struct ExperimentParams {
 };
 
 // The experiment file's own keys (not chip.<key> or sweep.<axis>), declared once like the chip's
-// (util/key_schema.hpp): the reader, --set, `aimc keys --experiment` and the table in
-// docs/experiments.md come from it.
+// (util/key_schema.hpp): the reader, --set, `aimc keys --experiment`, the table in
+// docs/experiments.md and the stored configuration text come from it. The keys with a phase are
+// those the results depend on; paths have none (the model enters by the hash of its bytes, the
+// chip file by its resolved keys).
 const KeyTable<ExperimentParams>& experiment_keys();
 
 // One point of the Cartesian product of the sweep axes, fully resolved.

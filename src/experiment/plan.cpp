@@ -124,10 +124,8 @@ Plan make_plan(const ExperimentParams& x) {
   // The resolved experiment: everything the results depend on, nothing they do not (the output
   // path, the data directory, threads and ranks), so a moved or resumed run keeps its hash.
   std::ostringstream t;
-  t << "[experiment]\nmodel_fnv1a = " << x.model_fnv1a << "\nn_chips = " << x.n_chips
-    << "\nseed = " << x.seed << "\nt_inference = " << canonical_number(x.t_inference_s)
-    << "\n[data]\nsplit = " << x.data.split << "\nimages = " << x.data.images
-    << "\nsubset = " << x.data.subset << "\n[sweep]\n";
+  t << "model_fnv1a = " << x.model_fnv1a << "\n"
+    << canonical_text(experiment_keys(), x) << "[sweep]\n";
   for (const SweepAxis& a : x.sweep) {
     t << a.key << " =";
     for (std::size_t i = 0; i < a.values.size(); ++i)

@@ -108,7 +108,11 @@ struct KeySpec {
   std::function<bool(const Root&)> in_range;
   std::string expected;  // for messages: "an integer in [0, 24]", "one of: a, b"
 
-  std::string section() const { return name.substr(0, name.find('.')); }
+  // "section.key" -> "section" and "key"; a key without a section ("seed") has section "".
+  std::string section() const {
+    const auto dot = name.find('.');
+    return dot == std::string::npos ? std::string() : name.substr(0, dot);
+  }
   std::string leaf() const { return name.substr(name.find('.') + 1); }
 };
 
