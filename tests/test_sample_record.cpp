@@ -97,6 +97,18 @@ std::string differing_fields(const SampleRecord& a, const SampleRecord& b) {
   return out;
 }
 
+// The rule sample_fields_consistent() leaves to run time: a field is Derived exactly when it has
+// no member, and then has a formula.
+TEST(SampleRecord, DerivedFieldsAreExactlyThoseWithAFormulaAndNoMember) {
+  aimc::experiment::for_each_sample_field([](const auto& f) {
+    const bool derived = f.role == aimc::experiment::Role::Derived;
+    EXPECT_EQ(derived, f.member == nullptr) << f.name;
+    if (derived) {
+      EXPECT_NE(f.derive, nullptr) << f.name;
+    }
+  });
+}
+
 TEST(SampleRecord, EveryMemberIsInTheTable) {
   // Every member is 8-byte aligned (int64, double, vector), so the record has no padding and its
   // size is the sum of the members the table names: a member missing from the table shows here.
