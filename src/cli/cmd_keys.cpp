@@ -9,16 +9,18 @@ namespace aimc::cli {
 
 namespace {
 
+// One key table, as markdown after `intro`, or as one JSON object per key.
 template <typename Root>
-void print_json(const KeyTable<Root>& keys, const Root& defaults) {
+void print_keys(const KeyTable<Root>& keys, bool json, const char* intro) {
+  const Root defaults{};
+  if (!json) {
+    std::cout << intro << "\n\n" << markdown_table(keys, defaults);
+    return;
+  }
   for (const auto& k : keys) {
-    std::string phases = "[";
-    for (const auto& [bit, name] : {std::pair{phase_program, "program"},
-                                    {phase_calibrate, "calibrate"},
-                                    {phase_read, "read"},
-                                    {phase_perf, "perf"}})
-      if ((k.phases & bit) != 0U)
-        phases += (phases.size() > 1 ? ", " : "") + JsonObject::quote(name);
+    std::string phases;
+    for (const std::string& name : phase_list(k.phases))
+      phases += (phases.empty() ? "" : ", ") + JsonObject::quote(name);
     std::cout << JsonObject()
                      .add("name", k.name)
                      .add("type", k.type)
@@ -26,7 +28,7 @@ void print_json(const KeyTable<Root>& keys, const Root& defaults) {
                      .add("unit", k.unit)
                      .add("range", k.range)
                      .add("expected", k.expected)
-                     .raw("phases", phases + "]")
+                     .raw("phases", "[" + phases + "]")
                      .add("doc", k.doc)
                      .str()
               << "\n";
@@ -46,26 +48,17 @@ int cmd_keys(const std::vector<std::string>& args, const experiment::MpiSession&
   if (!parse_args("keys", "[--experiment] [--json]", args, opts, {}, vm, mpi.is_root())) return 0;
   if (!mpi.is_root()) return 0;
   const bool json = vm["json"].as<bool>();
-  if (vm["experiment"].as<bool>()) {
-    if (json) {
-      print_json(experiment::experiment_keys(), experiment::ExperimentParams{});
-      return 0;
-    }
-    std::cout << "Experiment file keys (aimc run; --set key=value). Besides these: "
-                 "chip.<section>.<key> sets a chip key (aimc keys), sweep.<axis> sweeps "
-                 "t_inference or chip.<section>.<key> (docs/experiments.md).\n\n"
-              << markdown_table(experiment::experiment_keys(), experiment::ExperimentParams{});
-    return 0;
-  }
-  if (json) {
-    print_json(hardware::chip_keys(), hardware::ChipParams{});
-    return 0;
-  }
-  std::cout << "Chip configuration keys (configs/chips/*.ini, --set section.key=value, "
+  if (vm["experiment"].as<bool>())
+    print_keys(experiment::experiment_keys(), json,
+               "Experiment file keys (aimc run; --set key=value). Besides these: "
+               "chip.<section>.<key> sets a chip key (aimc keys), sweep.<axis> sweeps "
+               "t_inference or chip.<section>.<key> (docs/experiments.md).");
+  else
+    print_keys(hardware::chip_keys(), json,
+               "Chip configuration keys (configs/chips/*.ini, --set section.key=value, "
                "chip.<key> and sweep.chip.<key> in experiment files). Phases: program = a new "
                "chip, calibrate = a new converter calibration, read = read time, perf = the "
-               "throughput and energy model only.\n\n"
-            << markdown_table(hardware::chip_keys(), hardware::ChipParams{});
+               "throughput and energy model only.");
   return 0;
 }
 

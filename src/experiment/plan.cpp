@@ -34,12 +34,6 @@ double seconds(const SweepAxis& axis, const std::string& value) {
   return probe.t_inference_s;
 }
 
-// The message of an error thrown for a setting of origin `origin`, without that origin.
-std::string without_origin(const std::string& message, const std::string& origin) {
-  const std::string prefix = origin + ": ";
-  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
-}
-
 }  // namespace
 
 Plan make_plan(const ExperimentParams& x) {
@@ -50,7 +44,12 @@ Plan make_plan(const ExperimentParams& x) {
   std::int64_t n_points = 1;
   for (const SweepAxis& a : x.sweep) {
     for (const std::string& part : linked_keys(a.key)) {
-      if (part.rfind("chip.", 0) == 0 && chip_set_at.count(part.substr(5)) != 0U)
+      const bool chip_axis =
+          part.rfind("chip.", 0) == 0 && find_key(hardware::chip_keys(), part.substr(5)) != nullptr;
+      if (part != "t_inference" && !chip_axis)
+        throw Error(a.origin + ": unknown sweep axis '" + part +
+                    "', expected t_inference or chip.<section>.<key> (docs/experiments.md)");
+      if (chip_axis && chip_set_at.count(part.substr(5)) != 0U)
         throw Error(chip_set_at[part.substr(5)] + ": " + part +
                     " is also a sweep axis; set sweep." + a.key + " instead");
       if (part == "t_inference")

@@ -13,4 +13,10 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// `message` without a leading "origin: ", for an error rethrown under another, more precise origin.
+inline std::string without_origin(const std::string& message, const std::string& origin) {
+  const std::string prefix = origin + ": ";
+  return message.rfind(prefix, 0) == 0 ? message.substr(prefix.size()) : message;
+}
+
 }  // namespace aimc

@@ -44,13 +44,21 @@ inline std::string canonical_number(double v) {
   return {buf, r.ptr};
 }
 
-inline std::string phase_names(Phases p) {
-  std::string out;
+// The names of the phases in `p`, in study order ("program", "calibrate", "read", "perf").
+inline std::vector<std::string> phase_list(Phases p) {
+  std::vector<std::string> out;
   for (const auto& [bit, name] : {std::pair{phase_program, "program"},
                                   {phase_calibrate, "calibrate"},
                                   {phase_read, "read"},
                                   {phase_perf, "perf"}})
-    if ((p & bit) != 0U) out += (out.empty() ? "" : ", ") + std::string(name);
+    if ((p & bit) != 0U) out.emplace_back(name);
+  return out;
+}
+
+inline std::string phase_names(Phases p) {
+  std::string out;
+  for (const std::string& name : phase_list(p))
+    out += (out.empty() ? "" : ", ") + name;
   return out;
 }
 
