@@ -30,7 +30,9 @@ const char* reverse(E v, const std::pair<E, const char*> (&table)[N]) {
 const std::pair<ReadNoiseMode, const char*> k_read_modes[] = {
     {ReadNoiseMode::per_evaluation, "per_evaluation"}, {ReadNoiseMode::per_mvm, "per_mvm"}};
 const std::pair<WeightScaling, const char*> k_scalings[] = {
-    {WeightScaling::per_column, "per_column"}, {WeightScaling::per_core, "per_core"}};
+    {WeightScaling::per_column, "per_column"}, {WeightScaling::per_tile, "per_tile"}};
+const std::pair<CompensationReadout, const char*> k_readouts[] = {
+    {CompensationReadout::chip, "chip"}, {CompensationReadout::aihwkit, "aihwkit"}};
 const std::pair<ProgrammingMethod, const char*> k_methods[] = {
     {ProgrammingMethod::one_shot, "one_shot"}, {ProgrammingMethod::iterative, "iterative"}};
 const std::pair<LastLayer, const char*> k_last_layers[] = {{LastLayer::analog, "analog"},
@@ -65,6 +67,9 @@ const char* name_of(WeightScaling m) {
 }
 const char* name_of(DriftCompensation m) {
   return reverse(m, k_compensations);
+}
+const char* name_of(CompensationReadout m) {
+  return reverse(m, k_readouts);
 }
 const char* name_of(LastLayer m) {
   return reverse(m, k_last_layers);
@@ -119,7 +124,7 @@ const KeyTable<ChipParams>& chip_keys() {
                             at_least(0), "range", read,
                             "Gaussian noise at the ADC input, per MVM, times the ADC range"));
     k.push_back(enum_key<P>("programming.weight_scaling", AIMC_MEMBER(programming.weight_scaling),
-                            {WeightScaling::per_column, WeightScaling::per_core}, name_of,
+                            {WeightScaling::per_column, WeightScaling::per_tile}, name_of,
                             program | calibrate, "weights sharing one max |w| -> g_max scale"));
     k.push_back(enum_key<P>("programming.method", AIMC_MEMBER(programming.method),
                             {ProgrammingMethod::one_shot, ProgrammingMethod::iterative}, name_of,
@@ -138,7 +143,15 @@ const KeyTable<ChipParams>& chip_keys() {
     k.push_back(enum_key<P>(
         "drift.compensation", AIMC_MEMBER(drift_compensation),
         {DriftCompensation::none, DriftCompensation::global, DriftCompensation::per_column},
-        name_of, read, "drift compensation from a reference readout"));
+        name_of, read, "drift compensation from a reference readout: one alpha per tile (global) "
+        "or per column"));
+    k.push_back(enum_key<P>("drift.readout", AIMC_MEMBER(compensation_readout),
+                            {CompensationReadout::chip, CompensationReadout::aihwkit}, name_of,
+                            read,
+                            "compensation readout: a random-sign pattern through DAC, crossbar and "
+                            "ADC (chip), or aihwkit's one-hot inputs"));
+    k.push_back(int_key<P>("drift.readout_vectors", AIMC_MEMBER(compensation_vectors), 1, 4096,
+                           "", read, "input vectors of the chip readout's pattern"));
     k.push_back(int_key<P>("calibration.images", AIMC_MEMBER(calibration_images), 1, 50000, "",
                            calibrate, "training images that calibrate the DAC and ADC ranges"));
     lift_into(k, perf_keys(), AIMC_MEMBER(perf));

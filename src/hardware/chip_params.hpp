@@ -16,11 +16,23 @@ namespace aimc::hardware {
 //    independent n_ij ~ N(0, σ_ij²) is y_j + N(0, Σ_i σ_ij² x_i²), one extra GEMM per MVM
 //    instead of one draw per device.
 enum class ReadNoiseMode { per_evaluation, per_mvm };
-// Which weights share one weight-to-conductance scale (max |w| ↦ g_max).
-enum class WeightScaling { per_column, per_core };
+// Which weights share one weight-to-conductance scale (max |w| ↦ g_max): each column of a tile
+// (the local digital unit rescales every output column anyway), or the whole tile (aihwkit's
+// default: weight_scaling_omega = 0 and weight_scaling_columnwise = False give one scale per
+// tile, simulator/parameters/mapping.py).
+enum class WeightScaling { per_column, per_tile };
 // Drift compensation (aihwkit GlobalDriftCompensation; Joshi et al. 2020): a readout of a fixed
-// input at programming time and at t gives α = ref / now, applied digitally.
+// input at programming time and at t gives α = ref / now, applied digitally per tile (global) or
+// per column (hardware/drift_compensation.hpp).
 enum class DriftCompensation { none, global, per_column };
+// The readout that compensation compares (hardware/drift_compensation.hpp, docs/chip.md):
+//  - chip: a fixed pattern of random-sign inputs at a calibrated amplitude, through the DAC, the
+//    noisy crossbar and the ADC, as the chip itself can read; the reference is read right after
+//    programming, with read noise;
+//  - aihwkit: one-hot inputs (every row alone at full scale), mean |y| (aihwkit
+//    inference/compensation/drift.py), the reference read from the programmed weights without
+//    read noise (simulator/tiles/inference.py, program_weights).
+enum class CompensationReadout { chip, aihwkit };
 // One-shot statistical programming, or iterative program-and-verify as on the chip: re-program a
 // device until its read-back conductance is within a tolerance of the target (Le Gallo et al.
 // 2023, Methods: at most 30 iterations, a 5-ADC-count margin).
@@ -38,6 +50,7 @@ const char* name_of(WeightScaling m);
 const char* name_of(DriftCompensation m);
 const char* name_of(ProgrammingMethod m);
 const char* name_of(LastLayer m);
+const char* name_of(CompensationReadout m);
 
 struct ConverterParams {
   // Signed pulse-width-modulated inputs: 8 bits on the chip (Le Gallo et al. 2023; HERMES core,
@@ -93,6 +106,9 @@ struct ChipParams {
   FaultParams faults;
   LastLayer last_layer = LastLayer::analog;
   DriftCompensation drift_compensation = DriftCompensation::global;
+  CompensationReadout compensation_readout = CompensationReadout::chip;
+  // Input vectors of the chip readout's pattern.
+  int compensation_vectors = 32;
   // Training images used to calibrate the DAC and ADC ranges.
   int calibration_images = 64;
   // Throughput and energy model ([perf]; hardware/perf_model.hpp).

@@ -28,7 +28,7 @@ AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
   for (int i = 0; i < rows; ++i)
     for (int j = 0; j < cols; ++j)
       scale_[j] = std::max(scale_[j], std::abs(w[i * ld_w + j]));
-  if (params.programming.weight_scaling == WeightScaling::per_core) {
+  if (params.programming.weight_scaling == WeightScaling::per_tile) {
     const float m = *std::max_element(scale_.begin(), scale_.end());
     std::fill(scale_.begin(), scale_.end(), m);
   }
@@ -67,6 +67,7 @@ AnalogTile::AnalogTile(const float* w, int rows, int cols, std::int64_t ld_w,
     if (params.programming.method == ProgrammingMethod::iterative)
       verify_iterations_ += program_and_verify(target, g, verify);
   }
+  if (device.params().pair_model == physics::PairModel::aihwkit) resplit_one_sided();
   if (params.faults.stuck_fraction > 0) {
     StreamKey key = programming_key;
     key.purpose = Purpose::faults;
@@ -94,6 +95,22 @@ std::int64_t AnalogTile::program_and_verify(const std::vector<float>& target, st
       g[k] = static_cast<float>(std::max(target[k] + sd * rng.normal(), 0.0));
   }
   return iterations;
+}
+
+void AnalogTile::resplit_one_sided() {
+  for (std::size_t k = 0; k < g_prog_pos_.size(); ++k) {
+    const float net = g_prog_pos_[k] - g_prog_neg_[k];
+    g_prog_pos_[k] = std::max(net, 0.0F);
+    g_prog_neg_[k] = std::max(-net, 0.0F);
+  }
+}
+
+void AnalogTile::set_programmed() {
+  const auto inv = static_cast<float>(1.0 / device_->params().g_max_uS);
+  w_n_.resize(g_prog_pos_.size());
+  for (std::size_t k = 0; k < w_n_.size(); ++k)
+    w_n_[k] = (g_prog_pos_[k] - g_prog_neg_[k]) * inv;
+  var_n_.clear();
 }
 
 void AnalogTile::stick(std::vector<float>& g, std::vector<float>& nu, RandomStream& rng) const {
@@ -127,7 +144,6 @@ void AnalogTile::set_time(double t_inference_s, const StreamKey& read_key) {
     const auto inv = static_cast<float>(inv_g_max);
     for (std::size_t k = 0; k < n; ++k)
       w_n_[k] = (pos_read[k] - neg_read[k]) * inv;
-    fill_readout(pos_read, neg_read, inv_g_max);
     return;
   }
   // per_mvm: read noise of a device is |g_drift|·σ_n(g_prog, t)·N(0, 1) (physics/device_model),
@@ -144,17 +160,6 @@ void AnalogTile::set_time(double t_inference_s, const StreamKey& read_key) {
     const float sn = sd_neg[k] * inv;
     var_n_[k] = sp * sp + sn * sn;
   }
-  fill_readout(pos, neg, inv_g_max);
-}
-
-void AnalogTile::fill_readout(const std::vector<float>& pos, const std::vector<float>& neg,
-                              double inv_g_max) {
-  readout_.assign(cols_, 0.0);
-  for (int i = 0; i < rows_; ++i)
-    for (int j = 0; j < cols_; ++j) {
-      const std::size_t k = static_cast<std::size_t>(i) * cols_ + j;
-      readout_[j] += (double{pos[k]} + neg[k]) * inv_g_max;
-    }
 }
 
 }  // namespace aimc::hardware

@@ -31,10 +31,9 @@ class AnalogTile {
   // Drift to t_inference_s and (per_evaluation) draw the read noise with `read_key`; fills the
   // normalised weights W_n and, for per_mvm, their per-device read-noise variance.
   void set_time(double t_inference_s, const StreamKey& read_key);
-  // Per column, Σ_i (G+ + G−) / g_max as read at the last set_time (read noise included): the
-  // drift-compensation readout of a fixed all-ones input applied to both polarities. aihwkit's
-  // GlobalDriftCompensation likewise reads a fixed input at programming time and at t.
-  const std::vector<double>& column_readout() const { return readout_; }
+  // The programmed weights as they are right after programming, without drift or read noise
+  // (aihwkit's drift-compensation reference, hardware/drift_compensation.hpp); no per-MVM variance.
+  void set_programmed();
   // The drift-compensation factors α of the columns (hardware/drift_compensation).
   void set_compensation(std::vector<float> alpha) { alpha_ = std::move(alpha); }
   // The ADC output range B of the columns (from calibration).
@@ -60,7 +59,8 @@ class AnalogTile {
   std::int64_t program_and_verify(const std::vector<float>& target, std::vector<float>& g,
                                   RandomStream& rng) const;
   void stick(std::vector<float>& g, std::vector<float>& nu, RandomStream& rng) const;
-  void fill_readout(const std::vector<float>& pos, const std::vector<float>& neg, double inv_g_max);
+  // device.pair_model = aihwkit: re-split each programmed weight into a one-sided pair.
+  void resplit_one_sided();
 
   int rows_;
   int cols_;
@@ -72,7 +72,6 @@ class AnalogTile {
   std::vector<float> w_n_;
   std::vector<float> var_n_;
   std::vector<float> alpha_;
-  std::vector<double> readout_;
   Adc adc_;
   std::int64_t verify_iterations_ = 0;
 };

@@ -33,14 +33,15 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
     layer_tiles_[blk.layer].push_back(static_cast<int>(b));
   }
   dac_.assign(net.dense_layers().size(), hardware::Dac(params_.converters.dac_bits, 1.0F));
-  // The compensation reference: one readout right after programming (t = 0), with its own read
-  // noise draw, as the chip would take it; fixed for the chip's life.
-  for (std::size_t t = 0; t < tiles_.size(); ++t) {
-    tiles_[t].set_time(0.0, StreamKey{seed_, ~std::uint64_t{0}, chip_,
-                                      static_cast<std::uint32_t>(t), Purpose::read_noise});
-    reference_readout_.push_back(tiles_[t].column_readout());
-  }
-  set_time(0.0);
+  readout_amplitude_.assign(tiles_.size(), 1.0F);
+  reference_readout_.resize(tiles_.size());
+  readout_.resize(tiles_.size());
+  // The compensation reference needs the converter ranges, so it is taken once they are known
+  // (apply); until then the chip reads at t = 0 without compensation.
+  occasion_ = read_occasion(0.0);
+  for (std::size_t t = 0; t < tiles_.size(); ++t)
+    tiles_[t].set_time(0.0, StreamKey{seed_, occasion_, chip_, static_cast<std::uint32_t>(t),
+                                      Purpose::read_noise});
 }
 
 AnalogChip::~AnalogChip() = default;
@@ -62,22 +63,47 @@ std::vector<hardware::LayerShape> mapped_layers(const Network& net,
   return shapes;
 }
 
+namespace {
+
+constexpr std::uint64_t k_reference_occasion = ~std::uint64_t{0};
+
+StreamKey tile_key(std::uint64_t seed, std::uint64_t occasion, std::uint64_t chip, std::size_t tile,
+                   Purpose purpose) {
+  return StreamKey{seed, occasion, chip, static_cast<std::uint32_t>(tile), purpose};
+}
+
+}  // namespace
+
+void AnalogChip::take_reference_readouts() {
+  for (std::size_t t = 0; t < tiles_.size(); ++t) {
+    if (params_.compensation_readout == hardware::CompensationReadout::aihwkit)
+      tiles_[t].set_programmed();
+    else
+      tiles_[t].set_time(0.0, tile_key(seed_, k_reference_occasion, chip_, t, Purpose::read_noise));
+    reference_readout_[t] = hardware::compensation_readout(
+        tiles_[t], params_, readout_amplitude_[t],
+        tile_key(seed_, k_reference_occasion, chip_, t, Purpose::compensation_noise));
+  }
+}
+
 void AnalogChip::set_time(double t_inference_s) {
+  const bool compensate = params_.drift_compensation != hardware::DriftCompensation::none;
+  if (compensate && !calibrated_)
+    throw Error("drift compensation needs the chip's converter ranges: calibrate() or apply() a "
+                "calibration before set_time()");
+  t_inference_s_ = t_inference_s;
   occasion_ = read_occasion(t_inference_s);
-  std::vector<hardware::TileReadouts> readouts;
-  for (const auto& tiles : layer_tiles_) {
-    readouts.clear();
-    for (int t : tiles) {
-      const StreamKey key{seed_, occasion_, chip_, static_cast<std::uint32_t>(t),
-                          Purpose::read_noise};
-      tiles_[t].set_time(t_inference_s, key);
-      readouts.push_back({&reference_readout_[t], &tiles_[t].column_readout()});
+  for (std::size_t t = 0; t < tiles_.size(); ++t) {
+    tiles_[t].set_time(t_inference_s, tile_key(seed_, occasion_, chip_, t, Purpose::read_noise));
+    if (!compensate) {
+      tiles_[t].set_compensation(std::vector<float>(tiles_[t].cols(), 1.0F));
+      continue;
     }
-    // A layer's tiles are compensated together: `global` is one α per layer.
-    std::vector<std::vector<float>> alpha =
-        hardware::drift_compensation_factors(params_.drift_compensation, readouts);
-    for (std::size_t i = 0; i < tiles.size(); ++i)
-      tiles_[tiles[i]].set_compensation(std::move(alpha[i]));
+    readout_[t] =
+        hardware::compensation_readout(tiles_[t], params_, readout_amplitude_[t],
+                                       tile_key(seed_, occasion_, chip_, t, Purpose::compensation_noise));
+    tiles_[t].set_compensation(hardware::drift_compensation_factors(
+        params_.drift_compensation, reference_readout_[t], readout_[t]));
   }
 }
 
@@ -350,9 +376,13 @@ AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
     outputs.target_n.push_back(std::move(w));
   }
   net_->forward(images.image(0), n, logits.data(), outputs);
-  for (std::size_t t = 0; t < tiles_.size(); ++t)
+  for (std::size_t t = 0; t < tiles_.size(); ++t) {
+    const hardware::Block& blk = mapping_.blocks[t];
     c.z_bound.push_back(outputs.samples[t].range(params_.converters.adc_percentile,
                                                  params_.converters.adc_range_margin));
+    c.readout_amplitude.push_back(hardware::readout_amplitude(
+        outputs.target_n[t], blk.rows, blk.cols, c.z_bound.back(), params_.converters.dac_bits));
+  }
   apply(c);
   return c;
 }
@@ -380,7 +410,8 @@ void AnalogChip::apply(const Calibration& calibration) {
                 section + "." + a +
                 ", expected equal calibration keys (phase calibrate in 'aimc keys')");
   }
-  if (calibration.x_range.size() != dac_.size() || calibration.z_bound.size() != tiles_.size())
+  if (calibration.x_range.size() != dac_.size() || calibration.z_bound.size() != tiles_.size() ||
+      calibration.readout_amplitude.size() != tiles_.size())
     throw Error("calibration of " + std::to_string(calibration.x_range.size()) + " layers and " +
                 std::to_string(calibration.z_bound.size()) + " tiles applied to a chip of " +
                 std::to_string(dac_.size()) + " layers and " + std::to_string(tiles_.size()) +
@@ -388,6 +419,12 @@ void AnalogChip::apply(const Calibration& calibration) {
   set_input_ranges(calibration.x_range);
   for (std::size_t t = 0; t < tiles_.size(); ++t)
     tiles_[t].set_adc_range(calibration.z_bound[t]);
+  readout_amplitude_ = calibration.readout_amplitude;
+  // The reference depends on the converter ranges; the chip's random draws for it are fixed by
+  // its stream keys, so re-taking it after another apply() gives the same values.
+  calibrated_ = true;
+  if (params_.drift_compensation != hardware::DriftCompensation::none) take_reference_readouts();
+  set_time(t_inference_s_);
 }
 
 }  // namespace aimc::network

@@ -46,6 +46,8 @@ class AnalogChip final : public MatmulBackend {
     std::string key;
     std::vector<float> x_range;
     std::vector<float> z_bound;
+    // Per tile, the chip compensation readout's input amplitude (hardware::readout_amplitude).
+    std::vector<float> readout_amplitude;
   };
 
   // Computes the ranges from the first calibration.images of these images (all of them if fewer;
@@ -59,9 +61,17 @@ class AnalogChip final : public MatmulBackend {
   std::string calibration_key() const;
 
   // Drifts the chip to t_inference_s and draws this read's noise from streams keyed by
-  // read_occasion(t_inference_s). Computes drift compensation from noisy readouts (never from the
-  // ideal weights).
+  // read_occasion(t_inference_s). Computes drift compensation from noisy readouts through the
+  // converters (never from the ideal weights; hardware/drift_compensation.hpp), so with
+  // compensation on the chip must be calibrated first (calibrate or apply); throws aimc::Error
+  // otherwise.
   void set_time(double t_inference_s);
+  // Per tile, the compensation readouts right after programming and at the current time (empty
+  // with drift.compensation = none), for inspection and tests.
+  const std::vector<double>& reference_readout(std::size_t tile) const {
+    return reference_readout_.at(tile);
+  }
+  const std::vector<double>& readout(std::size_t tile) const { return readout_.at(tile); }
 
   // Applies the DAC to the layer's input in place, once per layer evaluation.
   void prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
@@ -77,6 +87,10 @@ class AnalogChip final : public MatmulBackend {
   struct Calibrator;
   // One DAC per dense layer, with these input ranges.
   void set_input_ranges(const std::vector<float>& x_range);
+  // Takes every tile's compensation reference: the readout right after programming, with its own
+  // noise draw (occasion ~0), as the chip would take it; or, with drift.readout = aihwkit, of the
+  // programmed weights without read noise, as aihwkit does.
+  void take_reference_readouts();
   // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range).
   // For calibration, whose forward pass must keep the unquantised x.
   static void quantize_inputs(const StripRows& x, int row0, int rows, const hardware::Dac& dac,
@@ -100,8 +114,13 @@ class AnalogChip final : public MatmulBackend {
   std::vector<hardware::AnalogTile> tiles_;    // one per mapping block, same order
   std::vector<std::vector<int>> layer_tiles_;  // per dense layer: its tiles
   std::vector<hardware::Dac> dac_;             // per dense layer
-  // Per tile, the drift-compensation readout taken right after programming.
+  // Per tile: the chip readout's amplitude (from calibration), and the drift-compensation
+  // readouts taken right after programming and at the current time.
+  std::vector<float> readout_amplitude_;
   std::vector<std::vector<double>> reference_readout_;
+  std::vector<std::vector<double>> readout_;
+  bool calibrated_ = false;
+  double t_inference_s_ = 0.0;
   const InputActivity* activity_ = nullptr;
 };
 

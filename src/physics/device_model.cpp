@@ -201,6 +201,10 @@ const char* device_kind_name(DeviceKind kind) {
   return "unknown";
 }
 
+const char* pair_model_name(PairModel m) {
+  return m == PairModel::aihwkit ? "aihwkit" : "separate";
+}
+
 DeviceParams DeviceParams::defaults(DeviceKind kind, int devices_per_polarity) {
   DeviceParams p;
   p.kind = kind;
@@ -254,6 +258,11 @@ const KeyTable<DeviceParams>& device_keys() {
                             "spread of the drift exponent, times the published (0: off)"));
     k.push_back(real_key<P>("device.read_noise_scale", AIMC_MEMBER(read_noise_scale), at_least(0),
                             "", phase_read, "read (1/f) noise, times the published (0: off)"));
+    k.push_back(enum_key<P>("device.pair_model", AIMC_MEMBER(pair_model),
+                            {PairModel::separate, PairModel::aihwkit}, pair_model_name,
+                            phase_program,
+                            "both polarities programmed and drifting (separate), or aihwkit's "
+                            "one-sided re-split after programming"));
     return k;
   }();
   return keys;

@@ -18,6 +18,21 @@ enum class DeviceKind {
   pcm,     // fitted on a 1-million-device PCM array (Nandakumar et al. 2019; Joshi et al. 2020)
 };
 
+// How a weight's two polarities are held between programming and the read (docs/chip.md,
+// "Differences from aihwkit"):
+//  - separate: each polarity is its own programmed device (pair), with its own programming error,
+//    drift exponent and read noise; a weight's zero-target polarity is programmed to 0 with the
+//    programming error of a zero target, and that device then drifts and is read like any other.
+//    This is the 8T4R cell of the chip (Le Gallo et al. 2023, Fig. 1).
+//  - aihwkit: after programming, the net programmed weight is re-split into a one-sided pair (the
+//    polarity of its sign holds |G+ − G−|, the other 0), as aihwkit's conductance converter does
+//    before it drifts a model (inference/noise/base.py, apply_drift_noise, and
+//    inference/converter/conductance.py, SinglePairConductanceConverter). The zero polarity then
+//    carries neither drift nor read noise; each device keeps the drift exponent drawn for its
+//    programming target.
+enum class PairModel { separate, aihwkit };
+const char* pair_model_name(PairModel m);
+
 // Returns false if `name` is neither "hermes" nor "pcm".
 bool device_kind_from_name(const std::string& name, DeviceKind& kind);
 const char* device_kind_name(DeviceKind kind);
@@ -44,6 +59,7 @@ struct DeviceParams {
   double drift_nu_mean_scale = 1.0;
   double drift_nu_std_scale = 1.0;
   double read_noise_scale = 1.0;
+  PairModel pair_model = PairModel::separate;
 
   // The published values for `kind` with `devices_per_polarity` devices (1 or 2), all scales 1.
   static DeviceParams defaults(DeviceKind kind, int devices_per_polarity);

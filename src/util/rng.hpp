@@ -22,6 +22,8 @@ enum class Purpose : std::uint32_t {
   program_verify = 6,
   faults = 7,
   adc_mismatch = 8,
+  compensation_pattern = 9,  // the drift-compensation readout's input signs (chip readout)
+  compensation_noise = 10,   // its per-MVM read and output noise
   test = 100,
 };
 
