@@ -411,8 +411,8 @@ TEST(Chip, DriftCompensationRecoversAccuracy) {
 // The factors themselves: global is one α per tile (its readouts summed over the columns),
 // per_column one per column, and a readout that is not positive leaves its α at 1.
 TEST(DriftCompensation, FactorsPerMode) {
-  using aimc::hardware::DriftCompensation;
   using aimc::hardware::drift_compensation_factors;
+  using aimc::hardware::DriftCompensation;
   const std::vector<double> ref{2.0, 4.0, 6.0};
   const std::vector<double> now{1.0, 2.0, 0.0};
   using Alpha = std::vector<float>;
@@ -719,7 +719,8 @@ TEST(PairModel, AihwkitZeroSideCarriesNoDriftOrReadNoise) {
     const double g_t = g * device_a.drift_factor(b.drift_exponent(positive)[k], t);
     const double sd = g_t * device_a.read_noise_sigma(g, t);
     EXPECT_NEAR(b.weight_n()[k], (positive ? g_t : -g_t) / g_max, 1e-5) << k;
-    EXPECT_NEAR(b.variance_n()[k], sd * sd / (g_max * g_max), 1e-4 * sd * sd / (g_max * g_max) + 1e-12)
+    EXPECT_NEAR(b.variance_n()[k], sd * sd / (g_max * g_max),
+                1e-4 * sd * sd / (g_max * g_max) + 1e-12)
         << k;
   }
 }

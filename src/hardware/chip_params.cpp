@@ -143,15 +143,16 @@ const KeyTable<ChipParams>& chip_keys() {
     k.push_back(enum_key<P>(
         "drift.compensation", AIMC_MEMBER(drift_compensation),
         {DriftCompensation::none, DriftCompensation::global, DriftCompensation::per_column},
-        name_of, read, "drift compensation from a reference readout: one alpha per tile (global) "
+        name_of, read,
+        "drift compensation from a reference readout: one alpha per tile (global) "
         "or per column"));
     k.push_back(enum_key<P>("drift.readout", AIMC_MEMBER(compensation_readout),
                             {CompensationReadout::chip, CompensationReadout::aihwkit}, name_of,
                             read,
                             "compensation readout: a random-sign pattern through DAC, crossbar and "
                             "ADC (chip), or aihwkit's one-hot inputs"));
-    k.push_back(int_key<P>("drift.readout_vectors", AIMC_MEMBER(compensation_vectors), 1, 4096,
-                           "", read, "input vectors of the chip readout's pattern"));
+    k.push_back(int_key<P>("drift.readout_vectors", AIMC_MEMBER(compensation_vectors), 1, 4096, "",
+                           read, "input vectors of the chip readout's pattern"));
     k.push_back(int_key<P>("calibration.images", AIMC_MEMBER(calibration_images), 1, 50000, "",
                            calibrate, "training images that calibrate the DAC and ADC ranges"));
     lift_into(k, perf_keys(), AIMC_MEMBER(perf));

@@ -27,8 +27,8 @@ float readout_amplitude(const std::vector<float>& w_n, int rows, int cols, float
   const double largest = std::sqrt(*std::max_element(norm2.begin(), norm2.end()));
   const double a = largest > 0 ? std::min(1.0, adc_bound / (3.0 * largest)) : 1.0;
   const Quantizer dac(dac_bits, 1.0F);
-  const float smallest = dac_bits > 0 ? 1.0F / static_cast<float>(converter_levels(dac_bits))
-                                      : 0.0F;
+  const float smallest =
+      dac_bits > 0 ? 1.0F / static_cast<float>(converter_levels(dac_bits)) : 0.0F;
   return std::max(dac.apply(static_cast<float>(a)), smallest);
 }
 

@@ -89,8 +89,9 @@ void AnalogChip::take_reference_readouts() {
 void AnalogChip::set_time(double t_inference_s) {
   const bool compensate = params_.drift_compensation != hardware::DriftCompensation::none;
   if (compensate && !calibrated_)
-    throw Error("drift compensation needs the chip's converter ranges: calibrate() or apply() a "
-                "calibration before set_time()");
+    throw Error(
+        "drift compensation needs the chip's converter ranges: calibrate() or apply() a "
+        "calibration before set_time()");
   t_inference_s_ = t_inference_s;
   occasion_ = read_occasion(t_inference_s);
   for (std::size_t t = 0; t < tiles_.size(); ++t) {
@@ -99,9 +100,9 @@ void AnalogChip::set_time(double t_inference_s) {
       tiles_[t].set_compensation(std::vector<float>(tiles_[t].cols(), 1.0F));
       continue;
     }
-    readout_[t] =
-        hardware::compensation_readout(tiles_[t], params_, readout_amplitude_[t],
-                                       tile_key(seed_, occasion_, chip_, t, Purpose::compensation_noise));
+    readout_[t] = hardware::compensation_readout(
+        tiles_[t], params_, readout_amplitude_[t],
+        tile_key(seed_, occasion_, chip_, t, Purpose::compensation_noise));
     tiles_[t].set_compensation(hardware::drift_compensation_factors(
         params_.drift_compensation, reference_readout_[t], readout_[t]));
   }

@@ -17,7 +17,7 @@ class InputActivity;
 
 // One sampled instance of the chip running a network: the network's dense layers mapped onto
 // cores (hardware/mapping), each block programmed as an AnalogTile with its ADCs, one DAC per
-// layer (hardware/converters), read and output noise, and drift compensation per layer
+// layer (hardware/converters), read and output noise, and drift compensation per tile
 // (hardware/drift_compensation). The chip keeps what needs the network: the mapping of layers to
 // tiles, calibration through the network, activity counting and the MVM driver. Everything else
 // (BatchNorm as the local digital unit's affine, ReLU, residual adds, pooling) stays digital and
