@@ -5,6 +5,7 @@
 #include <tbb/global_control.h>
 
 #include <cmath>
+#include <iostream>
 #include <map>
 #include <random>
 
@@ -641,6 +642,8 @@ TEST(DriftCompensation, WithoutDriftAlphaIsOneWithinTheReadoutNoise) {
       for (const double a : alpha)
         ss += (a - mean) * (a - mean);
       const double sd = std::sqrt(ss / static_cast<double>(alpha.size() - 1));
+      std::cout << mode << ", " << readout << " readout: alpha without drift " << mean << " ± "
+                << sd << " over " << alpha.size() << " tile reads\n";
       EXPECT_GT(sd, 0.0) << mode << ", " << readout;  // the readout is noisy
       EXPECT_LT(sd, 0.02) << mode << ", " << readout;
       EXPECT_NEAR(mean, 1.0, sd) << mode << ", " << readout;
