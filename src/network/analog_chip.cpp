@@ -35,7 +35,6 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
   dac_.assign(net.dense_layers().size(), hardware::Dac(params_.converters.dac_bits, 1.0F));
   readout_amplitude_.assign(tiles_.size(), 1.0F);
   reference_readout_.resize(tiles_.size());
-  readout_.resize(tiles_.size());
   // The compensation reference needs the converter ranges, so it is taken once they are known
   // (apply); until then the chip reads at t = 0 without compensation.
   occasion_ = read_occasion(0.0);
@@ -100,11 +99,11 @@ void AnalogChip::set_time(double t_inference_s) {
       tiles_[t].set_compensation(std::vector<float>(tiles_[t].cols(), 1.0F));
       continue;
     }
-    readout_[t] = hardware::compensation_readout(
+    const std::vector<double> now = hardware::compensation_readout(
         tiles_[t], params_, readout_amplitude_[t],
         tile_key(seed_, occasion_, chip_, t, Purpose::compensation_noise));
-    tiles_[t].set_compensation(hardware::drift_compensation_factors(
-        params_.drift_compensation, reference_readout_[t], readout_[t]));
+    tiles_[t].set_compensation(hardware::drift_compensation_factors(params_.drift_compensation,
+                                                                    reference_readout_[t], now));
   }
 }
 

@@ -66,12 +66,6 @@ class AnalogChip final : public MatmulBackend {
   // compensation on the chip must be calibrated first (calibrate or apply); throws aimc::Error
   // otherwise.
   void set_time(double t_inference_s);
-  // Per tile, the compensation readouts right after programming and at the current time (empty
-  // with drift.compensation = none), for inspection and tests.
-  const std::vector<double>& reference_readout(std::size_t tile) const {
-    return reference_readout_.at(tile);
-  }
-  const std::vector<double>& readout(std::size_t tile) const { return readout_.at(tile); }
 
   // Applies the DAC to the layer's input in place, once per layer evaluation.
   void prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
@@ -115,10 +109,9 @@ class AnalogChip final : public MatmulBackend {
   std::vector<std::vector<int>> layer_tiles_;  // per dense layer: its tiles
   std::vector<hardware::Dac> dac_;             // per dense layer
   // Per tile: the chip readout's amplitude (from calibration), and the drift-compensation
-  // readouts taken right after programming and at the current time.
+  // readout taken right after programming.
   std::vector<float> readout_amplitude_;
   std::vector<std::vector<double>> reference_readout_;
-  std::vector<std::vector<double>> readout_;
   bool calibrated_ = false;
   double t_inference_s_ = 0.0;
   const InputActivity* activity_ = nullptr;
