@@ -7,7 +7,9 @@
 
 Runs `aimc run experiments/crossval_aihwkit.ini` and compares its top-1 accuracy at each inference
 time with the "noise_only" run of aihwkit_hermes_resnet32.json (shared/data/references/): aihwkit
-1.0.0 on the same model, images and chip settings, mean and standard deviation over 20 chips. Per
+1.0.0 on the same model, images and chip settings, mean and standard deviation over 20 chips.
+`--run default_io` does the same with experiments/crossval_aihwkit_io.ini against the reference's
+run with aihwkit's default IO (5 chips). Per
 time t it prints one markdown row: both means ± sd over chips (n), their difference Δ and
 
     z = Δ / sqrt(se_aimc² + se_aihwkit²),  se = sd / sqrt(n),
@@ -52,9 +54,14 @@ sys.path.insert(0, str(REPO / "analysis"))
 from aimc_results import FORMAT, ResultsFormatError, load  # noqa: E402
 
 PROG = "crossval_aihwkit"
-EXPERIMENT = REPO / "experiments" / "crossval_aihwkit.ini"
 REFERENCE_NAME = "aihwkit_hermes_resnet32.json"
+# The reference's runs, each with the experiment file that sets aimc up the same way.
+EXPERIMENTS = {
+    "noise_only": REPO / "experiments" / "crossval_aihwkit.ini",  # perfect IO
+    "default_io": REPO / "experiments" / "crossval_aihwkit_io.ini",  # aihwkit's default IO
+}
 REFERENCE_RUN = "noise_only"
+EXPERIMENT = EXPERIMENTS[REFERENCE_RUN]
 DEFAULT_MODEL = REPO / "build" / "models" / "resnet32.h5"
 DEFAULT_OUTPUT = REPO / "results" / "crossval_aihwkit.h5"
 EXIT_PASS, EXIT_FAIL, EXIT_ERROR, EXIT_SKIP = 0, 1, 2, 77
@@ -281,7 +288,8 @@ def aimc_binary(args) -> str:
 def aimc_command(args, output: Path) -> list[str]:
     """The `aimc run` command line, under mpiexec when --ranks > 1. The script's options come as
     --set overrides first; the user's --set come last, so they win (aimc takes the last)."""
-    cmd = [aimc_binary(args), "run", str(EXPERIMENT), "--output", str(output),
+    experiment = EXPERIMENTS[getattr(args, "run", REFERENCE_RUN)]
+    cmd = [aimc_binary(args), "run", str(experiment), "--output", str(output),
            "--set", f"n_chips={args.chips}", "--set", f"data.images={args.images}"]
     if args.seed is not None:
         cmd += ["--set", f"seed={args.seed}"]
@@ -399,8 +407,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="Exit status: 0 PASS, 1 FAIL, 2 error, 77 skipped (data "
                                         "absent; 1 with AIMC_REQUIRE_DATA=1).")
-    ap.add_argument("--chips", type=int, default=20,
-                    help="chip instances per inference time (default 20, as the reference)")
+    ap.add_argument("--run", choices=sorted(EXPERIMENTS), default=REFERENCE_RUN,
+                    help="the reference run to compare with: noise_only (perfect IO, "
+                         "experiments/crossval_aihwkit.ini; the default) or default_io "
+                         "(aihwkit's default IO, experiments/crossval_aihwkit_io.ini)")
+    ap.add_argument("--chips", type=int,
+                    help="chip instances per inference time (default: the reference run's, 20 "
+                         "for noise_only and 5 for default_io)")
     ap.add_argument("--images", type=int, default=2000,
                     help="first N CIFAR-10 test images (default 2000, as the reference)")
     ap.add_argument("--seed", type=int, help="master seed (default: the experiment file's)")
@@ -408,8 +421,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                     help="TBB threads per rank (default: aimc's, all cores)")
     ap.add_argument("--ranks", type=int, default=1,
                     help="MPI ranks; > 1 runs under $AIMC_MPIEXEC or mpiexec (default 1)")
-    ap.add_argument("--output", default=str(DEFAULT_OUTPUT),
-                    help="results file (default results/crossval_aihwkit.h5 in the repository)")
+    ap.add_argument("--output",
+                    help="results file (default results/crossval_aihwkit.h5 in the repository, "
+                         "crossval_aihwkit_io.h5 for --run default_io)")
     ap.add_argument("--fresh", action="store_true",
                     help="remove the results file first instead of resuming it")
     ap.add_argument("--reference", help=f"reference JSON (default: {REFERENCE_NAME} in "
@@ -427,8 +441,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--no-progress", action="store_true",
                     help="no progress lines from aimc (logs)")
     args = ap.parse_args(argv)
+    if args.output is None:
+        args.output = str(DEFAULT_OUTPUT.with_name(EXPERIMENTS[args.run].stem + ".h5"))
     for name in ("chips", "ranks"):
-        if getattr(args, name) < 1:
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             ap.error(f"--{name} {getattr(args, name)}, expected >= 1")
     if args.images < 1 and args.images != -1:
         ap.error(f"--images {args.images}, expected >= 1 (or -1: the whole test split)")
@@ -442,7 +458,9 @@ def main(argv=None) -> int:
     require = os.environ.get("AIMC_REQUIRE_DATA") == "1"
     try:
         reference = find_reference(args.reference)
-        ref, doc = load_reference(reference)
+        ref, doc = load_reference(reference, args.run)
+        if args.chips is None:
+            args.chips = ref[min(ref)].n
         check_inputs(args)
         output = Path(absolute(args.output))
         run_aimc(aimc_command(args, output), aimc_binary(args), output, args.fresh)
@@ -468,12 +486,12 @@ def main(argv=None) -> int:
               f"{ref[min(ref)].n} chips and the first {images.get('first')} test images, so this "
               f"comparison only indicates", file=sys.stderr)
     print(f"aimc {results.attrs.get('aimc_version', '?')} ({results.attrs.get('git_sha', '?')}) "
-          f"against aihwkit, run '{REFERENCE_RUN}' of {reference}; software accuracy on these "
+          f"against aihwkit, run '{args.run}' of {reference}; software accuracy on these "
           f"images: aimc {100 * results.ideal_accuracy:.2f} %, reference "
           f"{doc.get('software_accuracy', math.nan):.2f} %\n")
     sys.stdout.write(markdown(rows))
     if args.json:
-        out = to_json(rows, args.max_z, reference=str(reference), run=REFERENCE_RUN,
+        out = to_json(rows, args.max_z, reference=str(reference), run=args.run,
                       results=str(output), chips=args.chips, images=args.images,
                       software_accuracy_aimc=100 * results.ideal_accuracy,
                       software_accuracy_reference=doc.get("software_accuracy"))

@@ -729,3 +729,39 @@ TEST(PairModel, AihwkitZeroSideCarriesNoDriftOrReadNoise) {
 }
 
 }  // namespace
+
+namespace {
+
+// converters.input_scaling = per_vector (aihwkit's abs-max noise management): with exact
+// converters it changes nothing, so the chip reproduces the ideal network; with a fixed ADC bound
+// (converters.adc_bound, in weight units) the tile's ADC range is that bound over the tile's one
+// weight scale.
+TEST(InputScaling, PerVectorWithExactConvertersIsIdealAndTheBoundIsInWeightUnits) {
+  REQUIRE_MODEL("resnet20");
+  const auto f = load("resnet20", 200, 16);
+  const Network ideal_net(f.model, {});
+  const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
+  const Network net(f.model, chip_inference());
+  const auto params = aimc::io::read_chip_config(
+      k_configs + "ideal.ini",
+      {"converters.input_scaling=per_vector", "programming.weight_scaling=per_tile",
+       "converters.adc_bound=12", "calibration.images=16"});
+  AnalogChip chip(net, params, f.model.name, 1, 0);
+  chip.calibrate(f.calibration);
+  chip.set_time(3600.0);
+  const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
+  double max_diff = 0;
+  double max_abs = 0;
+  for (std::size_t i = 0; i < ideal.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(double{analog[i]} - ideal[i]));
+    max_abs = std::max(max_abs, std::abs(double{ideal[i]}));
+  }
+  EXPECT_LT(max_diff / max_abs, 1e-4);
+  for (std::size_t t = 0; t < chip.mapping().blocks.size(); ++t)
+    EXPECT_FLOAT_EQ(chip.tile(t).adc().range() * chip.tile(t).column_scale().front(), 12.0F);
+  // The bound is in weight units, so it needs one weight scale per tile.
+  EXPECT_THROW(aimc::io::read_chip_config(k_configs + "ideal.ini", {"converters.adc_bound=12"}),
+               aimc::Error);
+}
+
+}  // namespace

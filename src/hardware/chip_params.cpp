@@ -31,6 +31,8 @@ const std::pair<ReadNoiseMode, const char*> k_read_modes[] = {
     {ReadNoiseMode::per_evaluation, "per_evaluation"}, {ReadNoiseMode::per_mvm, "per_mvm"}};
 const std::pair<WeightScaling, const char*> k_scalings[] = {
     {WeightScaling::per_column, "per_column"}, {WeightScaling::per_tile, "per_tile"}};
+const std::pair<InputScaling, const char*> k_input_scalings[] = {
+    {InputScaling::calibrated, "calibrated"}, {InputScaling::per_vector, "per_vector"}};
 const std::pair<CompensationReadout, const char*> k_readouts[] = {
     {CompensationReadout::chip, "chip"}, {CompensationReadout::aihwkit, "aihwkit"}};
 const std::pair<ProgrammingMethod, const char*> k_methods[] = {
@@ -68,6 +70,9 @@ const char* name_of(WeightScaling m) {
 const char* name_of(DriftCompensation m) {
   return reverse(m, k_compensations);
 }
+const char* name_of(InputScaling m) {
+  return reverse(m, k_input_scalings);
+}
 const char* name_of(CompensationReadout m) {
   return reverse(m, k_readouts);
 }
@@ -96,6 +101,11 @@ const KeyTable<ChipParams>& chip_keys() {
     k.push_back(real_key<P>("converters.dac_percentile", AIMC_MEMBER(converters.dac_percentile),
                             above_up_to(0, 100), "%", calibrate,
                             "per-layer input range: this percentile of |x| on calibration images"));
+    k.push_back(enum_key<P>("converters.input_scaling", AIMC_MEMBER(converters.input_scaling),
+                            {InputScaling::calibrated, InputScaling::per_vector}, name_of,
+                            calibrate | read,
+                            "DAC input range: the layer's calibrated one, or each input vector's "
+                            "max |x| (aihwkit's noise management)"));
     k.push_back(int_key<P>("converters.adc_bits", AIMC_MEMBER(converters.adc_bits), 0, 24, "bits",
                            program | read, "output ADC resolution (0: exact)"));
     k.push_back(real_key<P>("converters.adc_percentile", AIMC_MEMBER(converters.adc_percentile),
@@ -103,6 +113,9 @@ const KeyTable<ChipParams>& chip_keys() {
                             "per-tile output range: this percentile of |MVM output|"));
     k.push_back(real_key<P>("converters.adc_range_margin", AIMC_MEMBER(converters.adc_range_margin),
                             above(0), "", calibrate, "factor on the calibrated ADC range"));
+    k.push_back(real_key<P>("converters.adc_bound", AIMC_MEMBER(converters.adc_bound), at_least(0),
+                            "weight units", calibrate,
+                            "fixed ADC range of sum x_n*w (aihwkit's out_bound; 0: calibrated)"));
     k.push_back(real_key<P>("converters.adc_gain_sigma", AIMC_MEMBER(converters.adc_gain_sigma),
                             between(0, 1), "", program,
                             "per-column ADC gain spread before calibration, sampled per chip"));
@@ -199,6 +212,10 @@ std::string chip_text(const ChipParams& p, Phases phases) {
 void ChipParams::validate() const {
   check_ranges(chip_keys(), *this);
   device.validate();  // and the device model's constraints between keys
+  if (converters.adc_bound > 0 && programming.weight_scaling != WeightScaling::per_tile)
+    throw Error("converters.adc_bound = " + canonical_number(converters.adc_bound) +
+                " needs programming.weight_scaling = per_tile, expected per_tile or "
+                "converters.adc_bound = 0");
 }
 
 }  // namespace aimc::hardware

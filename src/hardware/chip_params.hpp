@@ -33,6 +33,12 @@ enum class DriftCompensation { none, global, per_column };
 //    inference/compensation/drift.py), the reference read from the programmed weights without
 //    read noise (simulator/tiles/inference.py, program_weights).
 enum class CompensationReadout { chip, aihwkit };
+// How a tile's inputs are scaled onto the DAC's [−1, 1]:
+//  - calibrated: by the layer's input range from calibration, once per layer input (the chip);
+//  - per_vector: each input vector of a tile (one output pixel's rows of that tile) by its own
+//    max |x|, the output multiplied back, as aihwkit's default noise management (ABS_MAX;
+//    simulator/parameters/io.py, IOParameters.noise_management).
+enum class InputScaling { calibrated, per_vector };
 // One-shot statistical programming, or iterative program-and-verify as on the chip: re-program a
 // device until its read-back conductance is within a tolerance of the target (Le Gallo et al.
 // 2023, Methods: at most 30 iterations, a 5-ADC-count margin).
@@ -51,6 +57,7 @@ const char* name_of(DriftCompensation m);
 const char* name_of(ProgrammingMethod m);
 const char* name_of(LastLayer m);
 const char* name_of(CompensationReadout m);
+const char* name_of(InputScaling m);
 
 struct ConverterParams {
   // Signed pulse-width-modulated inputs: 8 bits on the chip (Le Gallo et al. 2023; HERMES core,
@@ -58,12 +65,18 @@ struct ConverterParams {
   int dac_bits = 8;
   // Per-layer input range: this percentile of |x| over the calibration images.
   double dac_percentile = 99.99;
+  InputScaling input_scaling = InputScaling::calibrated;
   // Current-controlled-oscillator ADC, 8 bits on the chip. 0 means exact.
   int adc_bits = 8;
   // Per-tile output range: this percentile of |MVM output| over the calibration images, times
   // the margin.
   double adc_percentile = 99.99;
   double adc_range_margin = 1.0;
+  // A fixed ADC range in weight units of the MVM output (Σ x_n·w, inputs on [−1, 1], weights
+  // unscaled), instead of the calibrated one: aihwkit's out_bound, whose tiles hold unscaled
+  // weights (weight_scaling_omega = 0). 0: calibrated. Needs per_tile weight scaling (one scale
+  // converts it to the tile's normalised outputs).
+  double adc_bound = 0.0;
   // Per-column ADC gain and offset mismatch, sampled once per chip: gain 1 + σ_g·N(0,1), offset
   // σ_o·N(0,1) times the ADC range. With adc_calibration on, the local digital unit calibrates
   // them away up to the residual spreads (HERMES core, Khaddam-Aljameh et al. JSSC 2022, report

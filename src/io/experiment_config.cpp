@@ -81,13 +81,18 @@ experiment::Plan read_experiment(const std::string& path,
       if (!is_chip_key(ck))
         throw Error(e.origin + ": unknown chip key '" + ck + "' in " + k +
                     ", expected one of the keys that 'aimc keys' lists (docs/chip.md)");
-      // Each value on its own first, against the defaults, so that a bad one is reported at
-      // its own line (the file's [chip] section or --set), not as part of the combined list.
-      try {
-        hardware::chip_from_settings({{ck, e.value, e.origin}}, e.origin);
-      } catch (const Error& err) {
-        throw Error(e.origin + ": " + k + ": " + without_origin(err.what(), e.origin));
-      }
+      // Each value on its own first (its type and range), so that a bad one is reported at its
+      // own line (the file's [chip] section or --set), not as part of the combined list. The
+      // constraints between keys are checked on the combined configuration (make_plan), where
+      // the chip file's other keys are known.
+      const auto& chip_spec = *find_key(hardware::chip_keys(), ck);
+      hardware::ChipParams probe;
+      if (!chip_spec.set(probe, e.value))
+        throw Error(e.origin + ": " + k + ": " + ck + " = '" + e.value + "', expected " +
+                    chip_spec.expected);
+      if (!chip_spec.in_range(probe))
+        throw Error(e.origin + ": " + k + ": " + ck + " = " + chip_spec.get(probe) + ", expected " +
+                    chip_spec.expected);
       (e.origin == "--set" ? x.chip_cli : x.chip_study).push_back({ck, e.value, e.origin});
     } else if (k.rfind("sweep.", 0) != 0) {  // sweep axes: collected below, checked by make_plan
       throw Error(e.origin + ": unknown key '" + k + "', expected one of: " + key_names +

@@ -17,7 +17,11 @@ namespace aimc::network {
 
 AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
                        const std::string& model_name, std::uint64_t seed, std::uint64_t chip_index)
-    : net_(&net), params_(params), seed_(seed), chip_(chip_index) {
+    : net_(&net),
+      params_(params),
+      seed_(seed),
+      chip_(chip_index),
+      unit_dac_(params.converters.dac_bits, 1.0F) {
   params_.validate();
   device_ = std::make_unique<physics::DeviceModel>(params_.device);
   mapping_ = hardware::map_layers(model_name, mapped_layers(net, params_), params_.mapping);
@@ -108,7 +112,7 @@ void AnalogChip::set_time(double t_inference_s) {
 }
 
 void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, const hardware::Dac& dac,
-                                 float* packed) {
+                                 float* packed, float* row_scale) {
   // Gather first (two contiguous 8-row halves per k), then quantise the whole packed block in
   // one flat loop that the compiler vectorises.
   for (std::int64_t s = 0; s < x.strips(); ++s) {
@@ -121,6 +125,19 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, const h
       std::memcpy(dst, lo + off, sizeof(float) * k_half_rows);
       std::memcpy(dst + k_half_rows, hi + off, sizeof(float) * k_half_rows);
     }
+    if (row_scale == nullptr) continue;
+    // Each lane is one row: its max |x| over the strip's k, then x / max.
+    float* strip = packed + s * rows * k_strip_rows;
+    float* scale = row_scale + s * k_strip_rows;
+    std::fill_n(scale, k_strip_rows, 0.0F);
+    for (int kk = 0; kk < rows; ++kk)
+      for (int lane = 0; lane < k_strip_rows; ++lane)
+        scale[lane] = std::max(scale[lane], std::abs(strip[kk * k_strip_rows + lane]));
+    for (int lane = 0; lane < k_strip_rows; ++lane)
+      if (scale[lane] == 0.0F) scale[lane] = 1.0F;
+    for (int kk = 0; kk < rows; ++kk)
+      for (int lane = 0; lane < k_strip_rows; ++lane)
+        strip[kk * k_strip_rows + lane] /= scale[lane];
   }
   dac.apply(packed, x.strips() * rows * k_strip_rows);
 }
@@ -128,6 +145,16 @@ void AnalogChip::quantize_inputs(const StripRows& x, int row0, int rows, const h
 void AnalogChip::prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
                                const InputLayout& layout) const {
   if (layer_tiles_[layer.index].empty()) return;  // on the global digital unit: exact
+  if (params_.converters.input_scaling == hardware::InputScaling::per_vector) {
+    // Each tile scales its own input vectors (matmul); the energy model still counts the levels
+    // that the calibrated DAC would drive.
+    if (activity_ == nullptr) return;
+    thread_local std::vector<float> levels;
+    levels.assign(x, x + count);
+    dac_[layer.index].apply(levels.data(), count);
+    count_levels(layer, levels.data(), layout);
+    return;
+  }
   // The DAC, once per layer input, so every crossbar row block (and every im2col tap that
   // repeats an input) reads the same quantised value.
   dac_[layer.index].apply(x, count);
@@ -227,6 +254,9 @@ namespace {
 // one thread from start to end, and reusing the buffers keeps allocation and zero-filling out of
 // every MVM.
 struct MatmulScratch {
+  std::vector<float> x;      // per_vector: the tile's scaled, quantised inputs
+  std::vector<float> scale;  // per_vector: each row's max |x|
+  std::vector<std::int64_t> offsets;
   std::vector<float> z;
   std::vector<float> v;
   std::vector<float> noise;
@@ -276,18 +306,31 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
   const float x_range = dac_[layer.index].range();
   const bool per_mvm = params_.read_noise_mode == hardware::ReadNoiseMode::per_mvm;
 
-  // x already holds DAC levels (prepare_input); each tile reads its row block of x in place.
+  const bool per_vector = params_.converters.input_scaling == hardware::InputScaling::per_vector;
+
+  // Calibrated scaling: x already holds DAC levels (prepare_input), and each tile reads its row
+  // block of x in place. per_vector: each tile packs its row block, scaled per row.
   thread_local MatmulScratch s;
   for (int t : layer_tiles_[layer.index]) {
     const hardware::Block& blk = mapping_.blocks[t];
     const hardware::AnalogTile& tile = tiles_[t];
+    StripRows packed;
+    const float* row_scale = nullptr;
+    if (per_vector) {
+      float* scale = sized(s.scale, x.strips() * k_strip_rows);
+      quantize_inputs(x, blk.row0, blk.rows, unit_dac_, sized(s.x, packed_size(rows_x, blk.rows)),
+                      scale);
+      packed = packed_strips(s.x.data(), rows_x, blk.rows, s.offsets);
+      row_scale = scale;
+    }
+    const StripRows& xt = per_vector ? packed : x;
+    const int k0 = per_vector ? 0 : blk.row0;
     float* z = sized(s.z, rows_x * blk.cols);
-    gemm_strips_rows(x, blk.row0, blk.rows, tile.weight_n().data(), blk.cols, z, rows_x);
+    gemm_strips_rows(xt, k0, blk.rows, tile.weight_n().data(), blk.cols, z, rows_x);
     float* v = nullptr;
     if (per_mvm) {
       v = sized(s.v, rows_x * blk.cols);
-      gemm_strips_rows_squared(x, blk.row0, blk.rows, tile.variance_n().data(), blk.cols, v,
-                               rows_x);
+      gemm_strips_rows_squared(xt, k0, blk.rows, tile.variance_n().data(), blk.cols, v, rows_x);
     }
     const hardware::Adc& adc = tile.adc();
     const auto out_var =
@@ -299,7 +342,8 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
       draw_mvm_noise(t, blk.cols, ctx, rows_x, noise);
     }
     for (int j = 0; j < blk.cols; ++j) {
-      const float gain = x_range * tile.column_scale()[j] * tile.compensation()[j];
+      const float gain =
+          (per_vector ? 1.0F : x_range) * tile.column_scale()[j] * tile.compensation()[j];
       const hardware::Adc::Column adc_j = adc.column(j);
       float* yj = y + (blk.col0 + j) * ld_y;
       float* zj = z + std::int64_t{j} * rows_x;
@@ -309,8 +353,12 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
         for (std::int64_t r = 0; r < rows_x; ++r)
           zj[r] += std::sqrt((vj != nullptr ? vj[r] : 0.0F) + out_var) * nj[r];
       }
-      for (std::int64_t r = 0; r < rows_x; ++r)
-        yj[r] += adc_j.apply(zj[r]) * gain;
+      if (row_scale != nullptr)
+        for (std::int64_t r = 0; r < rows_x; ++r)
+          yj[r] += adc_j.apply(zj[r]) * gain * row_scale[r];
+      else
+        for (std::int64_t r = 0; r < rows_x; ++r)
+          yj[r] += adc_j.apply(zj[r]) * gain;
     }
   }
 }
@@ -337,12 +385,18 @@ struct AnalogChip::Calibrator final : MatmulBackend {
       return;
     }
     std::vector<float> xn;
+    std::vector<float> scale;
     std::vector<float> z;
     std::vector<std::int64_t> offsets;
+    const bool per_vector =
+        chip->params_.converters.input_scaling == hardware::InputScaling::per_vector;
     for (int t : chip->layer_tiles_[layer.index]) {
       const hardware::Block& blk = chip->mapping_.blocks[t];
       xn.resize(packed_size(x.rows, blk.rows));
-      quantize_inputs(x, blk.row0, blk.rows, chip->dac_[layer.index], xn.data());
+      scale.resize(static_cast<std::size_t>(x.strips() * k_strip_rows));
+      // The ADC sees the normalised outputs, before the per-vector scale is multiplied back.
+      quantize_inputs(x, blk.row0, blk.rows, per_vector ? chip->unit_dac_ : chip->dac_[layer.index],
+                      xn.data(), per_vector ? scale.data() : nullptr);
       z.resize(static_cast<std::size_t>(x.rows) * blk.cols);
       gemm_strips(packed_strips(xn.data(), x.rows, blk.rows, offsets), target_n[t].data(), blk.cols,
                   z.data(), x.rows);
@@ -378,8 +432,13 @@ AnalogChip::Calibration AnalogChip::calibrate(const ImageSet& images) {
   net_->forward(images.image(0), n, logits.data(), outputs);
   for (std::size_t t = 0; t < tiles_.size(); ++t) {
     const hardware::Block& blk = mapping_.blocks[t];
-    c.z_bound.push_back(outputs.samples[t].range(params_.converters.adc_percentile,
-                                                 params_.converters.adc_range_margin));
+    // A fixed bound in weight units is B / s in the tile's normalised outputs (one scale s per
+    // tile: ChipParams::validate).
+    c.z_bound.push_back(
+        params_.converters.adc_bound > 0
+            ? static_cast<float>(params_.converters.adc_bound / tiles_[t].column_scale().front())
+            : outputs.samples[t].range(params_.converters.adc_percentile,
+                                       params_.converters.adc_range_margin));
     c.readout_amplitude.push_back(hardware::readout_amplitude(
         outputs.target_n[t], blk.rows, blk.cols, c.z_bound.back(), params_.converters.dac_bits));
   }

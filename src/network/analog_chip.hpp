@@ -85,10 +85,12 @@ class AnalogChip final : public MatmulBackend {
   // noise draw (occasion ~0), as the chip would take it; or, with drift.readout = aihwkit, of the
   // programmed weights without read noise, as aihwkit does.
   void take_reference_readouts();
-  // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range).
-  // For calibration, whose forward pass must keep the unquantised x.
+  // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range). With
+  // row_scale (converters.input_scaling = per_vector), each row (one input vector of the tile)
+  // is first divided by its own max |x|, which goes to row_scale[r] (1 for an all-zero row), and
+  // `dac` is the unit-range DAC. Used by the MVMs of per_vector scaling and by calibration.
   static void quantize_inputs(const StripRows& x, int row0, int rows, const hardware::Dac& dac,
-                              float* packed);
+                              float* packed, float* row_scale = nullptr);
   // Adds each image's DAC levels |q| over every crossbar row it drives (each input counted once
   // per tap that reads it) to activity_; x is the quantised layer input of prepare_input.
   void count_levels(const DenseLayer& layer, const float* x, const InputLayout& layout) const;
@@ -108,6 +110,7 @@ class AnalogChip final : public MatmulBackend {
   std::vector<hardware::AnalogTile> tiles_;    // one per mapping block, same order
   std::vector<std::vector<int>> layer_tiles_;  // per dense layer: its tiles
   std::vector<hardware::Dac> dac_;             // per dense layer
+  hardware::Dac unit_dac_;                     // range 1: per_vector input scaling
   // Per tile: the chip readout's amplitude (from calibration), and the drift-compensation
   // readout taken right after programming.
   std::vector<float> readout_amplitude_;
