@@ -34,6 +34,17 @@ std::int64_t count_correct(const std::vector<float>& logits, const aimc::network
   return correct;
 }
 
+// The largest |a − b| over the largest |b|: how far logits are from a reference.
+double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
+  double max_diff = 0;
+  double max_abs = 0;
+  for (std::size_t i = 0; i < b.size(); ++i) {
+    max_diff = std::max(max_diff, std::abs(double{a[i]} - b[i]));
+    max_abs = std::max(max_abs, std::abs(double{b[i]}));
+  }
+  return max_diff / max_abs;
+}
+
 struct Fixture {
   Model model;
   aimc::network::ImageSet test;
@@ -69,13 +80,7 @@ TEST(Chip, EveryNonIdealityOffGivesTheIdealCount) {
   chip.set_time(3600.0);  // drift is off in ideal.ini: time must change nothing
   const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
   EXPECT_EQ(count_correct(analog, f.test), count_correct(ideal, f.test));
-  double max_diff = 0;
-  double max_abs = 0;
-  for (std::size_t i = 0; i < ideal.size(); ++i) {
-    max_diff = std::max(max_diff, std::abs(double{analog[i]} - ideal[i]));
-    max_abs = std::max(max_abs, std::abs(double{ideal[i]}));
-  }
-  EXPECT_LT(max_diff / max_abs, 1e-4);
+  EXPECT_LT(max_relative_difference(analog, ideal), 1e-4);
 }
 
 TEST(Chip, QuantisationAloneCostsAtMostOnePointOnResnet32) {
@@ -750,13 +755,7 @@ TEST(InputScaling, PerVectorWithExactConvertersIsIdealAndTheBoundIsInWeightUnits
   chip.calibrate(f.calibration);
   chip.set_time(3600.0);
   const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
-  double max_diff = 0;
-  double max_abs = 0;
-  for (std::size_t i = 0; i < ideal.size(); ++i) {
-    max_diff = std::max(max_diff, std::abs(double{analog[i]} - ideal[i]));
-    max_abs = std::max(max_abs, std::abs(double{ideal[i]}));
-  }
-  EXPECT_LT(max_diff / max_abs, 1e-4);
+  EXPECT_LT(max_relative_difference(analog, ideal), 1e-4);
   for (std::size_t t = 0; t < chip.mapping().blocks.size(); ++t)
     EXPECT_FLOAT_EQ(chip.tile(t).adc().range() * chip.tile(t).column_scale().front(), 12.0F);
   // The bound is in weight units, so it needs one weight scale per tile.
