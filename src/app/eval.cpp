@@ -7,6 +7,7 @@
 #include "io/chip_config.hpp"
 #include "io/cifar10.hpp"
 #include "io/model_file.hpp"
+#include "io/npy.hpp"
 #include "network/analog_chip.hpp"
 #include "util/json.hpp"
 
@@ -40,7 +41,15 @@ std::string evaluate_model(EvalRequest request, const experiment::MpiSession& mp
   }
   const network::MatmulBackend& used =
       on_chip ? static_cast<network::MatmulBackend&>(*chip) : *backend;
-  const experiment::EvalResult r = experiment::evaluate(net, used, data, mpi, nullptr, true);
+  std::vector<float> logits;
+  if (!request.logits_path.empty()) {
+    if (mpi.size() > 1) throw Error("--logits needs one rank (run it without mpiexec)");
+    logits.resize(static_cast<std::size_t>(data.size()) * net.num_classes());
+  }
+  const experiment::EvalResult r = experiment::evaluate(
+      net, used, data, mpi, request.logits_path.empty() ? nullptr : &logits, true);
+  if (!request.logits_path.empty())
+    io::write_npy_float32(request.logits_path, {data.size(), net.num_classes()}, logits);
   const double gflops = 2.0 * static_cast<double>(net.macs_per_image()) * r.images_per_s() / 1e9;
 
   if (request.json) {

@@ -26,6 +26,8 @@ struct EvalRequest {
   std::uint64_t chip_index = 0;
   network::InferenceParams inference;
   bool json = false;
+  // Non-empty: write every image's logits (images × classes, float32) to this .npy file.
+  std::string logits_path;
 };
 
 // Evaluates on every rank (the images are split between them) and returns the report: text, or

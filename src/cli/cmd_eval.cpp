@@ -31,11 +31,13 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
                           "TBB threads per rank (0: all cores)")(
       "batch", po::value(&r.inference.batch_images)->default_value(r.inference.batch_images),
       "images per TBB task")("json", po::bool_switch(&r.json)->default_value(false),
-                             "print one JSON object instead of text");
+                             "print one JSON object instead of text")(
+      "logits", po::value(&r.logits_path),
+      "also write every image's logits (images × classes, float32) to this .npy file");
   po::variables_map vm;
   if (!parse_args("eval",
                   "--model M.h5 (--ideal | --chip C.ini [--t-inference S] [--seed S] "
-                  "[--chip-index K] [--set k=v ...]) [--data DIR] [--images N] [--json]",
+                  "[--chip-index K] [--set k=v ...]) [--data DIR] [--images N] [--json] [--logits OUT.npy]",
                   args, opts, {}, vm, mpi.is_root()))
     return 0;
   const bool ideal = vm["ideal"].as<bool>();

@@ -1,6 +1,7 @@
 #include "io/npy.hpp"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -53,6 +54,39 @@ NpyArray read_npy_float32(const std::string& path) {
                static_cast<std::streamsize>(count * sizeof(float))))
     throw Error(path + ": truncated data (expected " + std::to_string(count) + " float32 values)");
   return out;
+}
+
+void write_npy_float32(const std::string& path, const std::vector<std::int64_t>& shape,
+                       const std::vector<float>& data) {
+  std::string dims;
+  std::int64_t count = 1;
+  for (const std::int64_t d : shape) {
+    dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+    count *= d;
+  }
+  if (shape.size() == 1) dims += ",";  // a Python 1-tuple
+  if (count != static_cast<std::int64_t>(data.size()))
+    throw Error("internal: write_npy_float32 shape does not match the data");
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + dims + "), }";
+  // Magic (6) + version (2) + header length (2) + header + '\n' is a multiple of 64 (NEP 1).
+  const std::size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
+  header.append(total - 10 - header.size() - 1, ' ');
+  header += '\n';
+  const std::string tmp = path + ".part";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot write: " + std::strerror(errno));
+    const auto len = static_cast<std::uint16_t>(header.size());
+    const char prefix[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(len & 0xFF),
+                             static_cast<char>(len >> 8)};
+    out.write(prefix, 10);
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    out.write(reinterpret_cast<const char*>(data.data()),
+              static_cast<std::streamsize>(data.size() * sizeof(float)));
+    if (!out.flush()) throw Error(path + ": cannot write: " + std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0)
+    throw Error(path + ": cannot write: " + std::strerror(errno));
 }
 
 }  // namespace aimc::io
