@@ -12,6 +12,7 @@ PACKAGES=(build-essential dpkg-dev cmake git pkg-config ca-certificates curl
   libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools libtbb-dev libeigen3-dev
   libboost-program-options-dev librandom123-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-numpy python3-h5py python3-pandas python3-matplotlib python3-pytest
+  python3-torch python3-onnx
   slurmctld slurmd slurm-client munge
   clang libclang-rt-14-dev)
 
