@@ -109,7 +109,7 @@ def built(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("onnx")
     train_images, train_labels = nets.read_cifar(train_path)
     test_images, test_labels = nets.read_cifar(test_path, EVAL_IMAGES)
-    built = {}
+    by_name = {}
     for spec, source in [(s, None) for s in nets.TRAINED] + [(nets.RESNET20, npz)]:
         start = time.perf_counter()
         model = nets.load_akamaster(source) if source else nets.train(spec, train_images,
@@ -119,10 +119,10 @@ def built(tmp_path_factory):
             # The tracer's warnings about constant sizes are expected (CIFAR's fixed 32 x 32).
             warnings.simplefilter("ignore")
             nets.export(model, spec, path)
-        built[spec.name] = Net(spec.name, path, nets.logits(model, test_images),
-                               test_labels.numpy(), nets.crossbar_blocks(model),
-                               time.perf_counter() - start)
-    return built
+        by_name[spec.name] = Net(spec.name, path, nets.logits(model, test_images),
+                                 test_labels.numpy(), nets.crossbar_blocks(model),
+                                 time.perf_counter() - start)
+    return by_name
 
 
 @pytest.mark.parametrize("name", ALL_NETS)
@@ -136,7 +136,8 @@ def test_pytorch_side(built, name):
     top2 = np.sort(logits, axis=1)[:, -2:]
     margin = float((top2[:, 1] - top2[:, 0]).min() / np.abs(logits).max())
     print(f"\n{name}: PyTorch {correct}/{EVAL_IMAGES} correct, smallest top-2 margin "
-          f"{margin:.2e} of max |logit|, {net.blocks} crossbar blocks, {net.seconds:.1f} s to train and export")
+          f"{margin:.2e} of max |logit|, {net.blocks} crossbar blocks, "
+          f"{net.seconds:.1f} s to train and export")
     assert correct > 0.25 * EVAL_IMAGES, f"{name}: {correct}/{EVAL_IMAGES}, barely trained"
     # aimc's float32 sums differ from PyTorch's by well under 1e-6 of max |logit| (ResNet-20:
     # 5e-7), so only a closer tie could flip legitimately; on 500 images that is rare.
@@ -172,8 +173,10 @@ def test_ideal_logits_match_pytorch(built, ideal, name):
     rel = float(diff.max()) / scale
     worst_image, worst_class = np.unravel_index(int(diff.argmax()), diff.shape)
     print(f"\n{name}: max |aimc - PyTorch| / max |logit| = {rel:.3e} "
-          f"(image {worst_image}, class {worst_class}: aimc {logits[worst_image, worst_class]:.6g},"
-          f" PyTorch {want[worst_image, worst_class]:.6g}); aimc {j['correct']}/{EVAL_IMAGES} correct")
+          f"(image {worst_image}, class {worst_class}: "
+          f"aimc {logits[worst_image, worst_class]:.6g}, "
+          f"PyTorch {want[worst_image, worst_class]:.6g}); aimc {j['correct']}/{EVAL_IMAGES} "
+          f"correct")
     assert rel <= RELATIVE_TOLERANCE, (
         f"{name}: logits differ from PyTorch by {rel:.3e} of max |logit| {scale:.4g} > "
         f"{RELATIVE_TOLERANCE} (worst: image {worst_image}, class {worst_class}, aimc "
@@ -183,7 +186,8 @@ def test_ideal_logits_match_pytorch(built, ideal, name):
         f"{name}: argmax differs on {flips.size} images, first {flips[:5].tolist()}: aimc "
         f"{logits.argmax(1)[flips[:5]].tolist()}, PyTorch {want.argmax(1)[flips[:5]].tolist()}")
     torch_correct = int((want.argmax(1) == net.labels).sum())
-    assert j["correct"] == torch_correct, f"{name}: aimc {j['correct']} correct, PyTorch {torch_correct}"
+    assert j["correct"] == torch_correct, (
+        f"{name}: aimc {j['correct']} correct, PyTorch {torch_correct}")
 
 
 def test_resnet20_onnx_all_test_images(built):
