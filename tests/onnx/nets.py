@@ -250,6 +250,8 @@ class NetSpec:
     name: str
     build: type
     opset: int
+    # ONNX operators the exported graph must contain: what the net is in the test for.
+    exercises: tuple = ()
     # False: a fixed batch of 1 in the exported graph (no dynamic axis).
     dynamic_batch: bool = True
     seed: int = 0
@@ -257,14 +259,20 @@ class NetSpec:
 
 # Opsets 11, 13 and 17 and one fixed-batch graph, as the issue asks: Clip's min/max became inputs
 # in 11, Dropout/Squeeze/ReduceMean signatures changed in 13, and 17 is torch 1.13's newest.
+# torch 1.13 folds eval-mode BatchNorm into the Conv (so no BatchNormalization node), and exports
+# AdaptiveMaxPool2d(1) on a 4 x 4 map as MaxPool(4), not GlobalMaxPool.
 TRAINED = [
-    NetSpec("vgg", VGGNet, opset=11, seed=1),
-    NetSpec("resnet9", ResNet9, opset=13, seed=2),
-    NetSpec("mobilenet", MobileNetStyle, opset=13, seed=3),
-    NetSpec("concat", ConcatNet, opset=17, seed=4),
-    NetSpec("mlp_head", MLPHead, opset=13, dynamic_batch=False, seed=5),
+    NetSpec("vgg", VGGNet, opset=11, exercises=("MaxPool", "Flatten", "Gemm"), seed=1),
+    NetSpec("resnet9", ResNet9, opset=13, exercises=("Add", "MaxPool", "Flatten"), seed=2),
+    NetSpec("mobilenet", MobileNetStyle, opset=13, exercises=("Clip", "GlobalAveragePool"),
+            seed=3),
+    NetSpec("concat", ConcatNet, opset=17,
+            exercises=("Concat", "LeakyRelu", "AveragePool", "GlobalAveragePool"), seed=4),
+    NetSpec("mlp_head", MLPHead, opset=13, exercises=("Flatten", "Gemm", "Relu"),
+            dynamic_batch=False, seed=5),
 ]
-RESNET20 = NetSpec("resnet20", AkamasterResNet, opset=13)
+RESNET20 = NetSpec("resnet20", AkamasterResNet, opset=13,
+                   exercises=("Slice", "Pad", "AveragePool", "Reshape", "Add"))
 
 
 def read_cifar(path, count=None):
@@ -335,10 +343,26 @@ def crossbar_blocks(model):
     return total
 
 
-def onnx_ops(path):
-    """The sorted set of operator types in an ONNX file."""
+def onnx_summary(path):
+    """What the test checks of an exported graph: {"ops": sorted operator types, "batch": the
+    input's first dimension (a name when dynamic), "groups": every Conv's group count,
+    "gemms": how many Gemm nodes, "avgpool_count_include_pad": each AveragePool's attribute
+    (ONNX's default 0 when absent)}."""
     import onnx
-    return sorted({node.op_type for node in onnx.load(str(path)).graph.node})
+    graph = onnx.load(str(path)).graph
+    batch = graph.input[0].type.tensor_type.shape.dim[0]
+
+    def attribute(node, name, default):
+        return next((onnx.helper.get_attribute_value(a) for a in node.attribute
+                     if a.name == name), default)
+    return {
+        "ops": sorted({node.op_type for node in graph.node}),
+        "batch": batch.dim_param or batch.dim_value,
+        "groups": [attribute(n, "group", 1) for n in graph.node if n.op_type == "Conv"],
+        "gemms": sum(n.op_type == "Gemm" for n in graph.node),
+        "avgpool_count_include_pad": [attribute(n, "count_include_pad", 0)
+                                      for n in graph.node if n.op_type == "AveragePool"],
+    }
 
 
 def main(out_dir, data_dir):
@@ -360,7 +384,7 @@ def main(out_dir, data_dir):
         print(f"{spec.name}: {seconds:.1f} s, {correct}/500 correct, "
               f"min top-2 margin {float((top2[:, 1] - top2[:, 0]).min()):.2e}, "
               f"{crossbar_blocks(model)} crossbar blocks, opset {spec.opset}: "
-              f"{' '.join(onnx_ops(path))}")
+              f"{onnx_summary(path)}")
 
 
 if __name__ == "__main__":

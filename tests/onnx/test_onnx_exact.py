@@ -76,8 +76,9 @@ class Net:
     """One net of the test: its ONNX file, PyTorch's logits and labels of the first test images,
     its crossbar blocks, and the imported model (or why `aimc import` failed)."""
 
-    def __init__(self, name, onnx_path, torch_logits, labels, blocks, seconds):
-        self.name = name
+    def __init__(self, spec, onnx_path, torch_logits, labels, blocks, seconds):
+        self.spec = spec
+        name = self.name = spec.name
         self.blocks = blocks
         self.onnx = onnx_path
         self.torch_logits = torch_logits
@@ -119,7 +120,7 @@ def built(tmp_path_factory):
             # The tracer's warnings about constant sizes are expected (CIFAR's fixed 32 x 32).
             warnings.simplefilter("ignore")
             nets.export(model, spec, path)
-        by_name[spec.name] = Net(spec.name, path, nets.logits(model, test_images),
+        by_name[spec.name] = Net(spec, path, nets.logits(model, test_images),
                                  test_labels.numpy(), nets.crossbar_blocks(model),
                                  time.perf_counter() - start)
     return by_name
@@ -143,6 +144,24 @@ def test_pytorch_side(built, name):
     # 5e-7), so only a closer tie could flip legitimately; on 500 images that is rare.
     assert margin > 1e-6, f"{name}: top-2 margin {margin:.2e}: argmax comparison meaningless"
     assert net.blocks <= nets.CHIP_CORES, f"{name}: {net.blocks} crossbar blocks > 64 cores"
+
+
+@pytest.mark.parametrize("name", ALL_NETS)
+def test_exported_graph_has_what_the_net_is_for(built, name):
+    """Guards the test's coverage against a change in torch's exporter: each graph still holds
+    the operators its net is here for, and the grouped, Gemm and batch cases are still there."""
+    net = built[name]
+    graph = nets.onnx_summary(net.onnx)
+    print(f"\n{name}: opset {net.spec.opset}, {graph}")
+    missing = set(net.spec.exercises) - set(graph["ops"])
+    assert not missing, f"{name}: exported graph lacks {sorted(missing)}: {graph['ops']}"
+    assert graph["batch"] == ("batch" if net.spec.dynamic_batch else 1), f"{name}: {graph}"
+    if name == "mobilenet":
+        assert max(graph["groups"]) > 1, f"{name}: no grouped Conv in {graph['groups']}"
+    if name == "mlp_head":
+        assert graph["gemms"] == 2, f"{name}: {graph['gemms']} Gemm nodes, expected 2"
+    if name == "concat":
+        assert graph["avgpool_count_include_pad"] == [0], f"{name}: {graph}"
 
 
 @pytest.fixture(scope="module")
