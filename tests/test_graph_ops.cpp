@@ -242,7 +242,7 @@ class ModelFile {
     const hsize_t n = v.size();
     const hid_t space = array ? H5Screate_simple(1, &n, nullptr) : H5Screate(H5S_SCALAR);
     const hid_t a = H5Acreate2(obj, name.c_str(), H5T_STD_I64LE, space, H5P_DEFAULT, H5P_DEFAULT);
-    H5Awrite(a, H5T_NATIVE_INT64, v.data());
+    if (!v.empty()) H5Awrite(a, H5T_NATIVE_INT64, v.data());  // an empty `inputs` has no data
     H5Aclose(a);
     H5Sclose(space);
   }
