@@ -382,6 +382,14 @@ def main(argv=None):
             "input in ToTensor's 0..1 range. Leading Sub/Div/Mul normalisation nodes on the ONNX "
             "input are folded into the model's input_mean/input_std."
         ),
+        epilog=(
+            "ONNX ops: Conv (square kernel, symmetric pads, equal strides, dilation 1, any groups), "
+            "BatchNormalization (inference), Relu, Clip, LeakyRelu, Add, Concat (axis 1), MaxPool and "
+            "AveragePool (ceil_mode 0), GlobalAveragePool, GlobalMaxPool, ReduceMean/ReduceMax over H, W, "
+            "Flatten and Reshape to [N, -1], Gemm (transA 0, alpha = beta = 1), MatMul (+ Add) with a "
+            "constant weight, Identity, Dropout, Slice and constant Pad on C/H/W; shape arithmetic on "
+            "constants (Shape, Gather, Unsqueeze, Concat, Cast, ...) is folded."
+        ),
     )
     parser.add_argument("input", metavar="IN", help=".npz of state_dict arrays, a torch checkpoint, or an .onnx graph")
     parser.add_argument("-o", "--output", metavar="OUT", required=True, help="HDF5 model to write")

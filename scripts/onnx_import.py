@@ -167,6 +167,9 @@ class OnnxImporter:
                 self.visit(node, label)
             except NodeFailure as exc:
                 raise ImportFailure(self.path, f"{describe(node, label)}: {exc}") from exc
+            except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+                # A malformed node the checks above did not foresee: still one line, naming it.
+                raise ImportFailure(self.path, f"{describe(node, label)}: cannot translate ({one_line(exc)})") from exc
         last = self.finish_output(output)
         if self.norm_nodes and self.options_given:
             raise ImportFailure(
@@ -322,6 +325,10 @@ class OnnxImporter:
             for out in node.output:
                 if out:
                     self.values[out] = Dynamic(f"node '{label}' ({op})")
+        elif has_dynamic:
+            origin = next(v for v in values if isinstance(v, Dynamic))
+            raise NodeFailure(
+                f"an input is computed from the image data{origin_text(origin)} in a way the importer cannot follow")
         elif op in CONST_OPS and not has_dynamic:
             self.fold(node, op)
         elif op in ACTIVATION_OPS and not has_act and not has_dynamic:

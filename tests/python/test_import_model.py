@@ -836,3 +836,30 @@ def test_onnx_arch_option_is_an_error(tmp_path):
     out = tmp_path / "m.h5"
     assert_fails(run_import(src, "-o", out, "--arch", "resnet_cifar"), out,
                  f"{src}: --arch applies to state_dict input only")
+
+
+def test_onnx_opset9_conv_bias_add_pad_slice(tmp_path):
+    """Opset 9 forms (Pad's pads/value and Slice's starts/ends/axes as attributes), and a
+    constant Add after a bias-free Conv fused into its bias."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+    weight = (2 * np.eye(3, dtype=np.float32)).reshape(3, 3, 1, 1)
+    offset = np.array([0.1, -0.2, 0.3], np.float32).reshape(1, 3, 1, 1)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[1, 1]),
+             helper.make_node("Add", ["c", "offset"], ["a"]),
+             helper.make_node("Pad", ["a"], ["p"], pads=[0, 1, 2, 0, 0, 0, 1, 3], value=0.5),
+             helper.make_node("Slice", ["p"], ["s"], starts=[1, -30], ends=[4, 100], axes=[1, 3])]
+    src = onnx_graph(tmp_path / "m.onnx", nodes + head(helper, "s"),
+                     [("w", weight), ("offset", offset)] + HEAD_WEIGHTS, opset=9)
+    out = tmp_path / "m.h5"
+    import_ok(src, out)
+    assert graph_ops(out) == ["input", "conv2d", "pad", "slice", "global_avgpool", "linear"]
+    (pad,) = node_attrs(out, "pad")
+    assert list(pad["pads"]) == [1, 2, 0, 0, 1, 3] and pad["value"] == 0.5
+    (sl,) = node_attrs(out, "slice")
+    assert (list(sl["begin"]), list(sl["end"]), list(sl["step"])) == ([1, 0, 5], [4, 35, 35], [1, 1, 1])
+    images = random_images(2)
+    x = 2 * (images / 255) + offset
+    x = np.pad(x, ((0, 0), (1, 0), (2, 1), (0, 3)), constant_values=0.5)[:, 1:4, :, 5:]
+    expected = x.mean(axis=(2, 3)).sum(axis=1, keepdims=True) * np.ones((1, 10))
+    assert np.allclose(run_graph(out, images), expected, rtol=1e-6)
