@@ -10,9 +10,9 @@ output [N, num_classes]. The graph is walked once in its (topological) node orde
   symbolic: Shape reports it as :data:`BATCH`, a marker value that Gather/Unsqueeze/Concat carry
   into Reshape's target shape, where it means "keep the batch dimension".
 * Nodes on activations (tensors computed from the image) become aimc ops; Identity and Dropout
-  vanish, Flatten/Reshape to [N, -1] become ``flatten`` (or nothing where a ``linear`` reads the
-  map, since linear flattens its input in the same C, H, W order), a constant Add after
-  MatMul/Gemm/Conv becomes that layer's bias.
+  vanish, Flatten/Reshape to [N, -1] become ``flatten`` (or nothing on a C x 1 x 1 map, which the
+  aimc graph already holds as the flat vector), a constant Add after MatMul/Gemm/Conv becomes
+  that layer's bias.
 * Sub/Add/Div/Mul by constants directly on the graph input are input normalisation, folded into
   the model's input_mean/input_std.
 
@@ -84,16 +84,13 @@ def np_dtype(onnx_type):
 
 class Act:
     """An activation: computed from the image. ``node`` is the aimc node holding it; ``shape`` is
-    its per-image ONNX shape, (C, H, W) or (F,). ``lazy_flatten`` marks a (F,) activation that is
-    still held unflattened (C x H x W with H*W > 1) by ``node``; ``fusable`` marks the direct
+    its per-image ONNX shape, (C, H, W) or (F,); ``fusable`` marks the direct
     output of a conv2d/linear whose bias may still absorb a following constant Add."""
 
-    def __init__(self, node, shape, lazy_flatten=False, fusable=False, flatten_name=None):
+    def __init__(self, node, shape, fusable=False):
         self.node = node
         self.shape = tuple(int(d) for d in shape)
-        self.lazy_flatten = lazy_flatten
         self.fusable = fusable
-        self.flatten_name = flatten_name
 
     def aimc_shape(self):
         """Per-image shape as the aimc graph holds it: C x H x W."""
@@ -122,7 +119,6 @@ class OnnxImporter:
         self.opset = opset_of(path, model)
         self.values = {}  # tensor name -> np.ndarray (constant), Act or Dynamic
         self.nodes = [Node("input", "input", [])]
-        self.flattened = {}  # aimc node index -> index of its materialised flatten node
         self.consumers = {}  # tensor name -> number of uses (the graph output counts as one)
         self.options_given = mean_option is not None or std_option is not None
         channels = CIFAR_INPUT_SHAPE[0]
@@ -220,7 +216,7 @@ class OnnxImporter:
                 "expected logits [N, num_classes]")
         if value.node == 0:
             raise ImportFailure(self.path, f"graph output '{output}' is the input image, expected logits")
-        return self.materialise(value)
+        return value.node
 
     def nodes_shape_of(self, index):
         """Per-image C x H x W of an aimc node (as recorded when it was added)."""
@@ -240,16 +236,6 @@ class OnnxImporter:
         index = len(self.nodes) - 1
         self.shapes[index] = tuple(shape)
         return index
-
-    def materialise(self, act, name=None):
-        """The aimc node index holding ``act`` in its ONNX shape: a lazy flatten becomes a real
-        ``flatten`` node here (once per source node)."""
-        if not act.lazy_flatten:
-            return act.node
-        if act.node not in self.flattened:
-            self.flattened[act.node] = self.add(
-                "flatten", act.flatten_name or name or "flatten", [act.node], (act.shape[0], 1, 1))
-        return self.flattened[act.node]
 
     def get(self, node, position, kind=None, what=None):
         """Input ``position`` of ``node``: None when absent, else its value. ``kind`` = "const"
@@ -271,9 +257,9 @@ class OnnxImporter:
             raise NodeFailure(f"{what} is a constant, expected an activation")
         return value
 
-    def read(self, node, act, position=0, allow_lazy=False):
-        """The aimc node index an op consuming ``act`` reads: this is where a normalised input is
-        fixed and a lazy flatten materialised."""
+    def read(self, node, act, position=0):
+        """The aimc node index an op consuming ``act`` reads: this is where the input
+        normalisation chain is fixed."""
         name = node.input[position]
         if act.node == 0:
             if self.norm_read is None:
@@ -282,9 +268,7 @@ class OnnxImporter:
                 raise NodeFailure(
                     "the graph input is read both before and after its normalisation nodes "
                     f"({', '.join(repr(n) for n in self.norm_nodes)}), which cannot be folded")
-        if allow_lazy:
-            return act.node
-        return self.materialise(act, None)
+        return act.node
 
     def set(self, node, value, position=0):
         if position < len(node.output) and node.output[position]:
@@ -355,7 +339,7 @@ class OnnxImporter:
         """Identity-like: the output is the same activation. A fused bias stays possible only if
         nothing else reads the original tensor."""
         fusable = act.fusable and self.consumers.get(node.input[position], 0) == 1
-        self.set(node, Act(act.node, act.shape, act.lazy_flatten, fusable, act.flatten_name))
+        self.set(node, Act(act.node, act.shape, fusable))
 
     def act_Identity(self, node, label):
         self.alias(node, self.get(node, 0, "act"))
@@ -559,17 +543,17 @@ class OnnxImporter:
         self.flatten(node, act, label)
 
     def flatten(self, node, act, label):
-        """[N, C, H, W] -> [N, C*H*W]: free when H = W = 1 (the aimc graph holds [N, F] as
-        F x 1 x 1), otherwise deferred until a consumer other than linear needs it."""
+        """[N, C, H, W] -> [N, C*H*W]: nothing to do when H = W = 1 (the aimc graph holds [N, F]
+        as F x 1 x 1, and linear flattens its input anyway), else a ``flatten`` node."""
         if len(act.shape) == 1:
             self.alias(node, act)
             return
         features = int(np.prod(act.shape))
         if act.shape[1:] == (1, 1):
-            self.set(node, Act(act.node, (features,), act.lazy_flatten, False, act.flatten_name))
+            self.set(node, Act(act.node, (features,)))
             return
-        self.read(node, act, allow_lazy=True)
-        self.set(node, Act(act.node, (features,), lazy_flatten=True, flatten_name=label))
+        index = self.add("flatten", label, [self.read(node, act)], (features, 1, 1))
+        self.set(node, Act(index, (features,)))
 
     def act_Reshape(self, node, label):
         # Reshape: 0 copies the input dimension (unless allowzero, opset 14), -1 is inferred.
@@ -600,9 +584,11 @@ class OnnxImporter:
         elif first == -1 and all(d > 0 and d != BATCH for d in rest):
             per_image = rest
         else:
+            derived = self.batch == BATCH and any(abs(d) >= BATCH // 4 and d != BATCH for d in target)
             raise NodeFailure(
                 f"cannot resolve target shape {text} statically: expected the batch dimension N first "
-                f"(input {format_batch_shape(full)})")
+                f"(input {format_batch_shape(full)})"
+                + ("; it holds arithmetic on the symbolic batch size N" if derived else ""))
         if int(np.prod(per_image)) != features:
             raise NodeFailure(f"target shape {text} does not fit input {format_batch_shape(full)}")
         if tuple(per_image) == act.shape:
@@ -615,7 +601,7 @@ class OnnxImporter:
                 "only flattening to [N, -1] (or a no-op reshape) is supported")
 
     def linear(self, node, label, act, weight, bias):
-        """A linear node reading ``act`` (a [N, F] activation, possibly a lazy flatten)."""
+        """A linear node reading ``act``, a [N, F] activation."""
         if len(act.shape) != 1:
             raise NodeFailure(
                 f"input has shape {format_batch_shape((self.batch,) + act.shape)}, {node.op_type} needs [N, F] "
@@ -624,7 +610,7 @@ class OnnxImporter:
         if bias is not None:
             tensors["bias"] = bias
         out = int(weight.shape[0])
-        index = self.add("linear", label, [self.read(node, act, allow_lazy=True)], (out, 1, 1), {}, tensors)
+        index = self.add("linear", label, [self.read(node, act)], (out, 1, 1), {}, tensors)
         self.set(node, Act(index, (out,), fusable=True))
 
     def act_Gemm(self, node, label):
@@ -700,7 +686,7 @@ class OnnxImporter:
             self.normalise(node, label, act, position, "Add", const)
             return
         producer = self.nodes[act.node]
-        if (act.fusable and not act.lazy_flatten and self.consumers.get(node.input[position], 0) == 1
+        if (act.fusable and self.consumers.get(node.input[position], 0) == 1
                 and producer.op in ("linear", "conv2d")):
             out = int(producer.tensors["weight"].shape[0])
             if producer.op == "linear":

@@ -682,9 +682,9 @@ def test_onnx_vgg_maxpool_two_gemms(onnx_setup, opset, dynamic, tmp_path):
     with h5py.File(out, "r") as f:
         assert f.attrs["name"] == "tiny-vgg"
         assert list(f.attrs["input_mean"]) == [0, 0, 0] and list(f.attrs["input_std"]) == [1, 1, 1]
-    # Flatten is folded into the first linear, Dropout vanishes.
-    assert graph_ops(out) == ["input", "conv2d", "relu", "maxpool", "conv2d", "relu", "maxpool", "linear", "relu",
-                              "linear"]
+    # Dropout vanishes.
+    assert graph_ops(out) == ["input", "conv2d", "relu", "maxpool", "conv2d", "relu", "maxpool", "flatten", "linear",
+                              "relu", "linear"]
     pools = node_attrs(out, "maxpool")
     assert [(p["kernel"], p["stride"], p["padding"]) for p in pools] == [(2, 2, 0), (3, 2, 1)]
     assert_matches_torch(torch, models["vgg"], out)
@@ -863,3 +863,38 @@ def test_onnx_opset9_conv_bias_add_pad_slice(tmp_path):
     x = np.pad(x, ((0, 0), (1, 0), (2, 1), (0, 3)), constant_values=0.5)[:, 1:4, :, 5:]
     expected = x.mean(axis=(2, 3)).sum(axis=1, keepdims=True) * np.ones((1, 10))
     assert np.allclose(run_graph(out, images), expected, rtol=1e-6)
+
+
+def test_onnx_batch_arithmetic_in_reshape(tmp_path):
+    """Reshape to [2N, -1] with a dynamic batch: the batch size N is symbolic, so the importer
+    cannot resolve it and says so."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             helper.make_node("Mul", ["n", "two"], ["n2"]),
+             helper.make_node("Unsqueeze", ["n2", "axis"], ["n2v"]),
+             helper.make_node("Concat", ["n2v", "minus_one"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["r"], name="view"),
+             helper.make_node("Gemm", ["r", "W2", "b"], ["y"], transB=1)]
+    inits = [("zero", np.array(0)), ("two", np.array(2)), ("axis", np.array([0])), ("minus_one", np.array([-1])),
+             ("W2", np.ones((10, 1536), np.float32)), HEAD_WEIGHTS[1]]
+    src = onnx_graph(tmp_path / "m.onnx", nodes, inits, input_shape=("N", 3, 32, 32))
+    out = tmp_path / "m.h5"
+    assert_fails(run_import(src, "-o", out), out,
+                 f"{src}: node 'view' (Reshape): cannot resolve target shape ",
+                 "expected the batch dimension N first (input [N, 3, 32, 32]); "
+                 "it holds arithmetic on the symbolic batch size N")
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--input-std", "0,1,1", "--input-std '0,1,1': expected 3 comma-separated positive finite numbers"),
+    ("--input-mean", "0.5,0.5", "--input-mean '0.5,0.5': expected 3 comma-separated finite numbers"),
+    ("--input-mean", "a,b,c", "--input-mean 'a,b,c': expected 3 comma-separated finite numbers"),
+])
+def test_onnx_bad_normalisation_option(option, value, message, tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import helper
+    src = onnx_graph(tmp_path / "m.onnx", head(helper, "x"), HEAD_WEIGHTS)
+    out = tmp_path / "m.h5"
+    assert_fails(run_import(src, "-o", out, option, value), out, f"{src}: {message}")
