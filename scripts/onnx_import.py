@@ -72,7 +72,7 @@ def attribute_text(attr):
         return f"<tensor {format_shape(value.dims)}>"
     if isinstance(value, list):
         return "[" + ", ".join(x.decode("utf-8", "replace") if isinstance(x, bytes) else repr(x) for x in value) + "]"
-    if isinstance(value, (onnx.GraphProto,)):
+    if isinstance(value, onnx.GraphProto):
         return "<graph>"
     return repr(value)
 
@@ -114,7 +114,6 @@ class OnnxImporter:
 
     def __init__(self, path, model, mean_option, std_option):
         self.path = path
-        self.onnx_model = model
         self.graph = model.graph
         self.opset = opset_of(path, model)
         self.values = {}  # tensor name -> np.ndarray (constant), Act or Dynamic
@@ -177,7 +176,7 @@ class OnnxImporter:
             arch="onnx",
             source_format="onnx",
             input_shape=CIFAR_INPUT_SHAPE,
-            num_classes=int(np.prod(self.nodes_shape_of(last))),
+            num_classes=int(np.prod(self.shapes[last])),
             input_scale=CIFAR_INPUT_SCALE,
             input_mean=tuple(float(v) for v in self.mean),
             input_std=tuple(float(v) for v in self.std),
@@ -217,10 +216,6 @@ class OnnxImporter:
         if value.node == 0:
             raise ImportFailure(self.path, f"graph output '{output}' is the input image, expected logits")
         return value.node
-
-    def nodes_shape_of(self, index):
-        """Per-image C x H x W of an aimc node (as recorded when it was added)."""
-        return self.shapes[index]
 
     # --- helpers -----------------------------------------------------------------------------
 
@@ -313,9 +308,9 @@ class OnnxImporter:
             origin = next(v for v in values if isinstance(v, Dynamic))
             raise NodeFailure(
                 f"an input is computed from the image data{origin_text(origin)} in a way the importer cannot follow")
-        elif op in CONST_OPS and not has_dynamic:
+        elif op in CONST_OPS:
             self.fold(node, op)
-        elif op in ACTIVATION_OPS and not has_act and not has_dynamic:
+        elif op in ACTIVATION_OPS:
             raise NodeFailure(f"all inputs are constant, and folding {op} is not supported")
         else:
             raise NodeFailure(f"unsupported op {op}; supported ops: {supported_list()}")
