@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""Import a PyTorch state_dict into the aimc HDF5 model format, version 1.
+"""Import a model into the aimc HDF5 model format, version 2 (``aimc import``).
 
-The format is specified in docs/model-format.md. The importer knows each
-supported architecture's graph; it only takes the tensors from the input file,
-so a state_dict alone (no Python model code) is enough. Every problem with the
-input is reported as one line on stderr, ``aimc import: error: FILE: what``,
-with exit status 2, and no output file is left behind.
+Two front ends share one writer (scripts/aimc_model.py):
+
+* a PyTorch state_dict (.npz, or a torch checkpoint .pt/.pth/.th) of a known architecture
+  (``--arch``, default resnet_cifar): the importer knows the architecture's graph and only takes
+  the tensors from the file, so a state_dict alone (no Python model code) is enough;
+* an ONNX graph (.onnx, e.g. from ``torch.onnx.export``, opsets 11 to 17): the graph itself is
+  translated (scripts/onnx_import.py). Input normalisation nodes at the start of the graph are
+  folded into the model's input_mean/input_std; ``--input-mean``/``--input-std`` give them for
+  graphs that expect already-normalised input.
+
+The format is specified in docs/model-format.md. Every problem with the input is reported as
+one line on stderr, ``aimc import: error: FILE: what``, with exit status 2, and no output file
+is left behind (the file is written to OUT.tmp and renamed).
 
 Usage: import_model.py IN -o OUT.h5 [--arch resnet_cifar] [--name NAME]
+                       [--input-mean M1,M2,M3] [--input-std S1,S2,S3]
 """
 
 import argparse
@@ -16,31 +25,30 @@ import re
 import sys
 from dataclasses import dataclass, field
 
-import h5py
 import numpy as np
 
-FORMAT = "aimc-model"
-FORMAT_VERSION = 1
-EXIT_BAD_INPUT = 2
-TORCH_SUFFIXES = (".pt", ".pth", ".th")
+from aimc_model import (
+    CIFAR_INPUT_SCALE,
+    CIFAR_INPUT_SHAPE,
+    EXIT_BAD_INPUT,
+    ImportFailure,
+    Model,
+    Node,
+    format_shape,
+    one_line,
+    summary,
+    write_atomically,
+)
 
-CIFAR_INPUT_SHAPE = (3, 32, 32)
-CIFAR_INPUT_SCALE = 1.0 / 255.0
+TORCH_SUFFIXES = (".pt", ".pth", ".th")
+STATE_DICT_SUFFIXES = (".npz",) + TORCH_SUFFIXES
+ONNX_SUFFIX = ".onnx"
+DEFAULT_ARCH = "resnet_cifar"
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 BN_EPS = 1e-5
 BN_TENSORS = ("weight", "bias", "running_mean", "running_var")
-
-
-class ImportFailure(Exception):
-    """A problem with the user's input or output, reported as one line.
-
-    ``path`` is the file the message is about (input or output), so that
-    every message names the file, as the CLI contract requires.
-    """
-
-    def __init__(self, path, message):
-        super().__init__(f"{path}: {message}")
 
 
 @dataclass
@@ -54,8 +62,9 @@ class TensorRef:
 
 
 @dataclass
-class Node:
-    """One graph node; ``inputs`` are indices of earlier nodes."""
+class SpecNode:
+    """One node of an architecture's graph, its tensors still state_dict references;
+    ``inputs`` are indices of earlier nodes."""
 
     op: str
     name: str
@@ -65,7 +74,7 @@ class Node:
 
 
 @dataclass
-class Model:
+class ArchGraph:
     """What an architecture builder returns: the graph plus the root
     attributes that depend on the architecture."""
 
@@ -83,18 +92,12 @@ class GraphBuilder:
     architecture code wires the graph by index without bookkeeping."""
 
     def __init__(self):
-        self.nodes = [Node("input", "input", [])]
+        self.nodes = [SpecNode("input", "input", [])]
 
     def add(self, op, name, inputs, attrs=None, tensors=None):
         """Append a node and return its index."""
-        self.nodes.append(Node(op, name, list(inputs), attrs or {}, tensors or []))
+        self.nodes.append(SpecNode(op, name, list(inputs), attrs or {}, tensors or []))
         return len(self.nodes) - 1
-
-
-def format_shape(shape):
-    """Shapes are printed as lists (``[16, 3, 3, 3]``), the form the
-    documented error messages use."""
-    return "[" + ", ".join(str(d) for d in shape) + "]"
 
 
 def load_npz(path):
@@ -147,26 +150,21 @@ def load_torch(path):
     return state
 
 
-def one_line(exc):
-    """Exception texts can span lines; the CLI promises one line."""
-    text = " ".join(str(exc).split())
-    return text or type(exc).__name__
-
-
-def load_state_dict(path):
-    """Dispatch on the file extension, after checking the file can be opened
-    at all so that OS errors read the same for every format."""
+def check_readable(path):
+    """Open the input once, so that OS errors read the same for every format."""
     try:
         with open(path, "rb"):
             pass
     except OSError as exc:
         raise ImportFailure(path, f"cannot read: {exc.strerror or one_line(exc)}") from exc
+
+
+def load_state_dict(path):
+    """Dispatch on the file extension (the caller checked it is a state_dict suffix)."""
     suffix = os.path.splitext(path)[1].lower()
     if suffix == ".npz":
         return load_npz(path)
-    if suffix in TORCH_SUFFIXES:
-        return load_torch(path)
-    raise ImportFailure(path, f"unsupported file type '{suffix}', expected .npz, .pt, .pth or .th")
+    return load_torch(path)
 
 
 def detect_resnet_cifar_depth(path, state):
@@ -245,7 +243,7 @@ def resnet_cifar(path, state):
         [TensorRef("weight", "linear.weight", (num_classes, cin)),
          TensorRef("bias", "linear.bias", (num_classes,))],
     )
-    return Model(
+    return ArchGraph(
         default_name=f"resnet{6 * n + 2}",
         input_shape=CIFAR_INPUT_SHAPE,
         num_classes=num_classes,
@@ -264,7 +262,7 @@ def is_ignored(key):
     return key.rsplit(".", 1)[-1] == "num_batches_tracked"
 
 
-def resolve_tensors(path, state, model, arch):
+def resolve_tensors(path, state, graph, arch):
     """Fetch every tensor the graph needs, checking presence, shape, dtype and
     values, and reject tensors the architecture does not use (they would
     mean the file is not the network we think it is).
@@ -272,7 +270,7 @@ def resolve_tensors(path, state, model, arch):
     Returns ``{key: float32 array}``.
     """
     resolved = {}
-    for node in model.nodes:
+    for node in graph.nodes:
         for ref in node.tensors:
             if ref.key not in state:
                 raise ImportFailure(path, f"missing tensor '{ref.key}' (expected shape {format_shape(ref.shape)})")
@@ -298,80 +296,70 @@ def resolve_tensors(path, state, model, arch):
     return resolved
 
 
-def count_parameters(model):
-    """Learnable parameters, as PyTorch's ``parameters()`` counts them:
-    BatchNorm running statistics are buffers and do not count."""
-    return sum(
-        int(np.prod(ref.shape))
-        for node in model.nodes
-        for ref in node.tensors
-        if not ref.leaf.startswith("running_")
-    )
-
-
-def count_layers(model):
-    """Weighted layers (conv2d and linear), the number in "ResNet-20"."""
-    return sum(1 for node in model.nodes if node.op in ("conv2d", "linear"))
-
-
-def write_h5(out, model, tensors, name, arch, source):
-    """Write the format-v1 file at ``out``. Attribute types follow the spec:
-    strings as variable-length UTF-8, integers as int64, reals as float64."""
-    with h5py.File(out, "w") as f:
-        f.attrs["format"] = FORMAT
-        f.attrs["format_version"] = np.int64(FORMAT_VERSION)
-        f.attrs["name"] = name
-        f.attrs["arch"] = arch
-        f.attrs["source"] = source
-        f.attrs["input_shape"] = np.asarray(model.input_shape, dtype=np.int64)
-        f.attrs["num_classes"] = np.int64(model.num_classes)
-        f.attrs["input_scale"] = np.float64(model.input_scale)
-        f.attrs["input_mean"] = np.asarray(model.input_mean, dtype=np.float64)
-        f.attrs["input_std"] = np.asarray(model.input_std, dtype=np.float64)
-        nodes = f.create_group("nodes")
-        for index, node in enumerate(model.nodes):
-            group = nodes.create_group(f"{index:04d}")
-            group.attrs["op"] = node.op
-            group.attrs["name"] = node.name
-            group.attrs["inputs"] = np.asarray(node.inputs, dtype=np.int64)
-            for key, value in node.attrs.items():
-                group.attrs[key] = np.float64(value) if isinstance(value, float) else np.int64(value)
-            for ref in node.tensors:
-                group.create_dataset(ref.leaf, data=tensors[ref.key])
-
-
-def write_atomically(out, *write_args):
-    """Write to ``OUT.tmp`` and rename, so a failure never leaves a partial
-    or stale-looking model at ``out``."""
-    tmp = out + ".tmp"
-    try:
-        # A plain open gives a clean OS reason (h5py wraps it in a long text).
-        with open(tmp, "wb"):
-            pass
-        write_h5(tmp, *write_args)
-        os.replace(tmp, out)
-    except OSError as exc:
-        raise ImportFailure(out, f"cannot write: {exc.strerror or one_line(exc)}") from exc
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def import_model(in_path, out_path, arch, name):
-    """Load, build, validate and write; returns the summary line."""
+def import_state_dict(in_path, arch, name, mean, std):
+    """The state_dict front end: load, build the architecture's graph, validate the tensors."""
     if arch not in ARCHS:
         raise ImportFailure(in_path, f"unknown --arch '{arch}', expected one of: {', '.join(sorted(ARCHS))}")
+    if mean is not None or std is not None:
+        raise ImportFailure(
+            in_path, f"--input-mean/--input-std apply to {ONNX_SUFFIX} input only "
+            f"(arch {arch} fixes its input normalisation)")
+    state = load_state_dict(in_path)
+    graph = ARCHS[arch](in_path, state)
+    tensors = resolve_tensors(in_path, state, graph, arch)
+    nodes = [
+        Node(spec.op, spec.name, spec.inputs, spec.attrs, {ref.leaf: tensors[ref.key] for ref in spec.tensors})
+        for spec in graph.nodes
+    ]
+    return Model(
+        name=name or graph.default_name,
+        arch=arch,
+        source_format="npz",
+        input_shape=graph.input_shape,
+        num_classes=graph.num_classes,
+        input_scale=graph.input_scale,
+        input_mean=graph.input_mean,
+        input_std=graph.input_std,
+        nodes=nodes,
+    )
+
+
+def parse_channels(in_path, option, text, positive):
+    """``--input-mean``/``--input-std``: one value per input channel, comma-separated."""
+    if text is None:
+        return None
+    try:
+        values = tuple(float(item) for item in text.split(","))
+    except ValueError:
+        values = ()
+    channels = CIFAR_INPUT_SHAPE[0]
+    if len(values) != channels or not all(np.isfinite(values)) or (positive and min(values) <= 0):
+        kind = "positive finite numbers" if positive else "finite numbers"
+        raise ImportFailure(in_path, f"{option} '{text}': expected {channels} comma-separated {kind}")
+    return values
+
+
+def import_model(in_path, out_path, arch, name, mean_text=None, std_text=None):
+    """Load, build, validate and write; returns the summary line."""
     if name is not None and not name.strip():
         raise ImportFailure(in_path, "--name must not be empty")
-    state = load_state_dict(in_path)
-    model = ARCHS[arch](in_path, state)
-    tensors = resolve_tensors(in_path, state, model, arch)
-    name = name or model.default_name
-    write_atomically(out_path, model, tensors, name, arch, os.path.basename(in_path))
-    return (
-        f"imported {name} ({count_layers(model)} layers, {count_parameters(model)} parameters) "
-        f"from {in_path} to {out_path}"
-    )
+    mean = parse_channels(in_path, "--input-mean", mean_text, positive=False)
+    std = parse_channels(in_path, "--input-std", std_text, positive=True)
+    check_readable(in_path)
+    suffix = os.path.splitext(in_path)[1].lower()
+    if suffix == ONNX_SUFFIX:
+        if arch is not None:
+            raise ImportFailure(in_path, f"--arch applies to state_dict input only (an {ONNX_SUFFIX} file holds its graph)")
+        # onnx is imported only here, so state_dict import works without it.
+        from onnx_import import import_onnx
+
+        model = import_onnx(in_path, name, mean, std)
+    elif suffix in STATE_DICT_SUFFIXES:
+        model = import_state_dict(in_path, arch or DEFAULT_ARCH, name, mean, std)
+    else:
+        raise ImportFailure(in_path, f"unsupported file type '{suffix}', expected .npz, .pt, .pth, .th or .onnx")
+    write_atomically(out_path, model, os.path.basename(in_path))
+    return summary(model, in_path, out_path)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -387,15 +375,37 @@ def main(argv=None):
     """CLI entry point; returns the exit status."""
     parser = OneLineParser(
         prog="import_model.py",
-        description="Import a PyTorch state_dict (.npz, .pt, .pth, .th) into the aimc HDF5 model format v1.",
+        description=(
+            "Import a model into the aimc HDF5 model format v2: a PyTorch state_dict (.npz, .pt, "
+            ".pth, .th) of a known architecture, or an ONNX CNN graph (.onnx, e.g. from "
+            "torch.onnx.export at opsets 11-17, fixed or dynamic batch) taking [N, 3, 32, 32] "
+            "input in ToTensor's 0..1 range. Leading Sub/Div/Mul normalisation nodes on the ONNX "
+            "input are folded into the model's input_mean/input_std."
+        ),
+        epilog=(
+            "ONNX ops: Conv (square kernel, symmetric pads, equal strides, dilation 1, any groups), "
+            "BatchNormalization (inference), Relu, Clip, LeakyRelu, Add, Concat (axis 1), MaxPool and "
+            "AveragePool (ceil_mode 0), GlobalAveragePool, GlobalMaxPool, ReduceMean/ReduceMax over H, W, "
+            "Flatten and Reshape to [N, -1], Gemm (transA 0, alpha = beta = 1), MatMul (+ Add) with a "
+            "constant weight, Identity, Dropout, Slice and constant Pad on C/H/W; shape arithmetic on "
+            "constants (Shape, Gather, Unsqueeze, Concat, Cast, ...) is folded."
+        ),
     )
-    parser.add_argument("input", metavar="IN", help=".npz of state_dict arrays, or a torch checkpoint")
+    parser.add_argument("input", metavar="IN", help=".npz of state_dict arrays, a torch checkpoint, or an .onnx graph")
     parser.add_argument("-o", "--output", metavar="OUT", required=True, help="HDF5 model to write")
-    parser.add_argument("--arch", default="resnet_cifar", help=f"architecture (one of: {', '.join(sorted(ARCHS))})")
-    parser.add_argument("--name", help="model name (default from the architecture, e.g. resnet20)")
+    parser.add_argument(
+        "--arch", help=f"state_dict architecture (one of: {', '.join(sorted(ARCHS))}; default {DEFAULT_ARCH})")
+    parser.add_argument(
+        "--name", help="model name (default from the architecture, e.g. resnet20, or the .onnx file's stem)")
+    parser.add_argument(
+        "--input-mean", metavar="M1,M2,M3",
+        help="ONNX only: per-channel mean the graph expects subtracted from its 0..1 input (default 0)")
+    parser.add_argument(
+        "--input-std", metavar="S1,S2,S3",
+        help="ONNX only: per-channel std the graph expects its input divided by (default 1)")
     args = parser.parse_args(argv)
     try:
-        print(import_model(args.input, args.output, args.arch, args.name))
+        print(import_model(args.input, args.output, args.arch, args.name, args.input_mean, args.input_std))
     except ImportFailure as exc:
         print(f"aimc import: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -37,9 +37,13 @@ cmake --build "$BUILD" -j "$(nproc)"
 
 # The pretrained models in aimc's own format, for the quick start and the examples.
 mkdir -p "$BUILD/models"
-for m in data/models/*.npz; do
+# data/models/*.npz are the pretrained ResNet-CIFARs; models/*.onnx are networks trained for this
+# repository (models/README.md says how).
+for m in data/models/*.npz models/*.onnx; do
   [[ -e "$m" ]] || continue
-  out="$BUILD/models/$(basename "$m" .npz).h5"
-  [[ "$out" -nt "$m" && "$out" -nt scripts/import_model.py ]] || "$BUILD/aimc" import "$m" -o "$out"
+  name=$(basename "$m")
+  out="$BUILD/models/${name%.*}.h5"
+  [[ "$out" -nt "$m" && "$out" -nt scripts/import_model.py && "$out" -nt scripts/onnx_import.py ]] ||
+    "$BUILD/aimc" import "$m" -o "$out"
 done
 echo "setup: done (binary: $BUILD/aimc)"

@@ -5,7 +5,9 @@
 #include <tbb/global_control.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -32,12 +34,13 @@ class Builder {
     n.out_shape = input;
     model_.nodes.push_back(n);
   }
-  int conv(int in, int out_c, int k, int stride, int pad, bool bias = false) {
+  int conv(int in, int out_c, int k, int stride, int pad, bool bias = false, int groups = 1) {
     Node n = node(OpType::conv2d, {in});
     n.kernel = k;
     n.stride = stride;
     n.padding = pad;
-    n.tensors["weight"] = random({out_c, channels(in), k, k}, -0.3F, 0.3F);
+    n.groups = groups;
+    n.tensors["weight"] = random({out_c, channels(in) / groups, k, k}, -0.3F, 0.3F);
     if (bias) n.tensors["bias"] = random({out_c}, -0.5F, 0.5F);
     return push(n);
   }
@@ -56,6 +59,38 @@ class Builder {
     n.kernel = k;
     n.stride = stride;
     n.padding = pad;
+    return push(n);
+  }
+  int avgpool_excluding_pad(int in, int k, int stride, int pad) {
+    Node n = node(OpType::avgpool, {in});
+    n.kernel = k;
+    n.stride = stride;
+    n.padding = pad;
+    n.count_include_pad = false;
+    return push(n);
+  }
+  int clip(int in, double lo, double hi) {
+    Node n = node(OpType::clip, {in});
+    n.clip_min = lo;
+    n.clip_max = hi;
+    return push(n);
+  }
+  int leaky_relu(int in, double alpha) {
+    Node n = node(OpType::leaky_relu, {in});
+    n.alpha = alpha;
+    return push(n);
+  }
+  int slice(int in, std::array<int, 3> begin, std::array<int, 3> end, std::array<int, 3> step) {
+    Node n = node(OpType::slice, {in});
+    n.slice_begin = begin;
+    n.slice_end = end;
+    n.slice_step = step;
+    return push(n);
+  }
+  int pad(int in, std::array<int, 6> pads, double value) {
+    Node n = node(OpType::pad, {in});
+    n.pads = pads;
+    n.pad_value = value;
     return push(n);
   }
   int shortcut(int in, int stride, int before, int after) {
@@ -124,7 +159,7 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
           m.preprocess.std[c];
   for (std::size_t i = 1; i < m.nodes.size(); ++i) {
     const Node& n = m.nodes[i];
-    const Shape xs = m.nodes[n.inputs[0]].out_shape;
+    const Shape xs = m.nodes[n.inputs[0]].out_shape;  // concat: checks every input separately
     const Shape ys = n.out_shape;
     const Image& x = v[n.inputs[0]];
     Image& y = v[i];
@@ -138,15 +173,19 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
         const auto& w = n.tensors.at("weight").data;
         const Tensor* b = n.find("bias");
         const int k = n.kernel;
+        const int group_c = xs.c / n.groups;
+        const int group_o = ys.c / n.groups;
         for (int o = 0; o < ys.c; ++o)
           for (int r = 0; r < ys.h; ++r)
             for (int q = 0; q < ys.w; ++q) {
               double acc = b != nullptr ? b->data[o] : 0.0;
-              for (int c = 0; c < xs.c; ++c)
+              for (int gc = 0; gc < group_c; ++gc) {
+                const int c = o / group_o * group_c + gc;
                 for (int ky = 0; ky < k; ++ky)
                   for (int kx = 0; kx < k; ++kx)
-                    acc += w[((o * xs.c + c) * k + ky) * k + kx] *
+                    acc += w[((o * group_c + gc) * k + ky) * k + kx] *
                            at(c, r * n.stride + ky - n.padding, q * n.stride + kx - n.padding);
+              }
               y[(o * ys.h + r) * ys.w + q] = acc;
             }
         break;
@@ -165,9 +204,54 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
         for (std::size_t j = 0; j < y.size(); ++j)
           y[j] = std::max(x[j], 0.0);
         break;
+      case OpType::clip:
+        for (std::size_t j = 0; j < y.size(); ++j)
+          y[j] = std::min(std::max(x[j], n.clip_min), n.clip_max);
+        break;
+      case OpType::leaky_relu:
+        for (std::size_t j = 0; j < y.size(); ++j)
+          y[j] = x[j] < 0 ? n.alpha * x[j] : x[j];
+        break;
       case OpType::add:
         for (std::size_t j = 0; j < y.size(); ++j)
           y[j] = x[j] + v[n.inputs[1]][j];
+        break;
+      case OpType::concat:
+        // Per image in C, H, W order, each input's channels follow the previous input's.
+        y.clear();
+        for (int src : n.inputs)
+          y.insert(y.end(), v[src].begin(), v[src].end());
+        break;
+      case OpType::slice:
+        for (int c = 0; c < ys.c; ++c)
+          for (int r = 0; r < ys.h; ++r)
+            for (int q = 0; q < ys.w; ++q)
+              y[(c * ys.h + r) * ys.w + q] =
+                  at(n.slice_begin[0] + c * n.slice_step[0], n.slice_begin[1] + r * n.slice_step[1],
+                     n.slice_begin[2] + q * n.slice_step[2]);
+        break;
+      case OpType::pad:
+        for (int c = 0; c < ys.c; ++c)
+          for (int r = 0; r < ys.h; ++r)
+            for (int q = 0; q < ys.w; ++q) {
+              const int xc = c - n.pads[0];
+              const int xr = r - n.pads[1];
+              const int xq = q - n.pads[2];
+              const bool inside =
+                  xc >= 0 && xc < xs.c && xr >= 0 && xr < xs.h && xq >= 0 && xq < xs.w;
+              y[(c * ys.h + r) * ys.w + q] = inside ? at(xc, xr, xq) : n.pad_value;
+            }
+        break;
+      case OpType::global_maxpool:
+        for (int c = 0; c < xs.c; ++c) {
+          double mx = -1e300;
+          for (int p = 0; p < xs.h * xs.w; ++p)
+            mx = std::max(mx, x[c * xs.h * xs.w + p]);
+          y[c] = mx;
+        }
+        break;
+      case OpType::flatten:
+        y = x;
         break;
       case OpType::shortcut_a:
         for (int c = 0; c < xs.c; ++c)
@@ -182,6 +266,7 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
             for (int q = 0; q < ys.w; ++q) {
               double mx = -1e300;
               double sum = 0;
+              int count = 0;
               for (int ky = 0; ky < n.kernel; ++ky)
                 for (int kx = 0; kx < n.kernel; ++kx) {
                   const int h = r * n.stride + ky - n.padding;
@@ -189,9 +274,10 @@ std::vector<double> reference(const Model& m, const std::uint8_t* pixels) {
                   const bool inside = h >= 0 && h < xs.h && w >= 0 && w < xs.w;
                   if (inside) mx = std::max(mx, at(c, h, w));
                   sum += at(c, h, w);
+                  count += inside ? 1 : 0;
                 }
-              y[(c * ys.h + r) * ys.w + q] =
-                  n.op == OpType::maxpool ? mx : sum / (n.kernel * n.kernel);
+              const int divisor = n.count_include_pad ? n.kernel * n.kernel : count;
+              y[(c * ys.h + r) * ys.w + q] = n.op == OpType::maxpool ? mx : sum / divisor;
             }
         break;
       case OpType::global_avgpool:
@@ -324,6 +410,134 @@ TEST(LayersAgainstReference, AddOfANodeWithItself) {
   Builder b({2, 4, 4});
   const int c = b.conv(0, 3, 3, 1, 1);
   expect_matches_reference(b.finish(b.op(OpType::add, {c, c}), 2));
+}
+
+// Format version 2 ops (docs/model-format.md), each against the reference.
+
+struct GroupCase {
+  int in_c, out_c, groups, k, stride, pad, h, w;
+};
+
+class GroupedConvAgainstReference : public ::testing::TestWithParam<GroupCase> {};
+
+TEST_P(GroupedConvAgainstReference, MatchesWithBatchnormAndRelu) {
+  const GroupCase c = GetParam();
+  Builder b({c.in_c, c.h, c.w});
+  int x = b.conv(0, c.out_c, c.k, c.stride, c.pad, true, c.groups);
+  x = b.op(OpType::relu, {b.bn(x)});
+  expect_matches_reference(b.finish(x, 4));
+}
+
+// Grouped (2 groups), depthwise (groups = C), depthwise with channel multiplier 2, a 1×1
+// grouped conv, and stride-1 cases 8 wide (the direct-convolution path).
+INSTANTIATE_TEST_SUITE_P(Groups, GroupedConvAgainstReference,
+                         ::testing::Values(GroupCase{4, 6, 2, 3, 2, 1, 7, 7},
+                                           GroupCase{4, 4, 4, 3, 1, 1, 8, 8},
+                                           GroupCase{3, 6, 3, 3, 2, 1, 9, 8},
+                                           GroupCase{6, 4, 2, 1, 1, 0, 5, 5},
+                                           GroupCase{8, 8, 8, 5, 1, 2, 6, 8}));
+
+TEST(GroupedConv, DenseLayerIsBlockDiagonal) {
+  Builder b({4, 5, 5});
+  const Model m = b.finish(b.conv(0, 6, 3, 1, 1, false, 2), 3);
+  const aimc::network::Network net(m, {});
+  const auto& d = net.dense_layers().front();
+  ASSERT_EQ(d.weight.rows(), 4 * 9);
+  ASSERT_EQ(d.weight.cols(), 6);
+  const auto& w = m.nodes[1].tensors.at("weight").data;  // [6, 2, 3, 3]
+  for (int row = 0; row < 36; ++row) {
+    for (int o = 0; o < 6; ++o) {
+      const int c = row / 9;
+      const bool in_block = c / 2 == o / 3;
+      const float expected = in_block ? w[(o * 2 + c % 2) * 9 + row % 9] : 0.0F;
+      EXPECT_EQ(d.weight(row, o), expected) << "row " << row << " column " << o;
+    }
+  }
+  // The model counts a grouped conv's real MACs; the dense layer also the zeros it multiplies.
+  EXPECT_EQ(m.macs_per_image(), 25 * 6 * 18 + 150 * 3);
+  EXPECT_EQ(net.macs_per_image(), 25 * 6 * 36 + 150 * 3);
+}
+
+TEST(LayersAgainstReference, ClipFusedAndStandalone) {
+  Builder b({3, 6, 6});
+  int x = b.clip(b.bn(b.conv(0, 6, 3, 1, 1)), 0.0, 0.5);  // fused into the conv (BN folded)
+  const int y = b.clip(b.conv(0, 6, 3, 1, 1, true), -0.2, 0.3);
+  x = b.clip(b.op(OpType::add, {x, y}), -std::numeric_limits<double>::infinity(), 0.6);
+  x = b.clip(b.pool(OpType::maxpool, x, 2, 2, 0), 0.1, 0.4);           // standalone step
+  x = b.clip(b.bn(x), -0.3, std::numeric_limits<double>::infinity());  // fused into a batchnorm
+  expect_matches_reference(b.finish(x, 4));
+}
+
+TEST(LayersAgainstReference, LeakyReluFusedAndStandalone) {
+  Builder b({3, 6, 6});
+  int x = b.leaky_relu(b.bn(b.conv(0, 6, 3, 1, 1)), 0.1);
+  const int y = b.leaky_relu(b.conv(0, 6, 3, 1, 1, true), 0.2);
+  x = b.leaky_relu(b.op(OpType::add, {x, y}), 0.3);
+  x = b.leaky_relu(b.pool(OpType::avgpool, x, 2, 2, 0), 0.01);
+  x = b.op(OpType::relu, {b.leaky_relu(x, 0.5)});  // a relu after a standalone leaky_relu
+  expect_matches_reference(b.finish(x, 4));
+}
+
+TEST(LayersAgainstReference, ConcatOfThreeInputsOneRepeated) {
+  Builder b({3, 6, 6});
+  const int a = b.op(OpType::relu, {b.conv(0, 4, 3, 1, 1)});
+  const int c = b.conv(0, 2, 1, 1, 0, true);
+  const int cat = b.op(OpType::concat, {a, 0, c, a});
+  ASSERT_EQ(b.finish(cat, 13 * 36).nodes[cat].out_shape, (Shape{13, 6, 6}));
+  Builder b2({3, 6, 6});
+  const int a2 = b2.op(OpType::relu, {b2.conv(0, 4, 3, 1, 1)});
+  const int c2 = b2.conv(0, 2, 1, 1, 0, true);
+  const int x = b2.conv(b2.op(OpType::concat, {a2, 0, c2, a2}), 5, 3, 2, 1);
+  expect_matches_reference(b2.finish(x, 4));
+}
+
+TEST(LayersAgainstReference, SliceWithSteps) {
+  Builder b({6, 9, 8});
+  const int s = b.slice(0, {1, 2, 0}, {6, 9, 7}, {2, 3, 2});
+  Model m = b.finish(s, 3);
+  EXPECT_EQ(m.nodes[s].out_shape, (Shape{3, 3, 4}));
+  expect_matches_reference(m);
+  Builder c({4, 5, 5});
+  expect_matches_reference(
+      c.finish(c.slice(c.conv(0, 5, 3, 1, 1), {4, 0, 1}, {5, 5, 4}, {1, 1, 1}), 2));
+}
+
+TEST(LayersAgainstReference, PadChannelsAndSpace) {
+  Builder b({3, 5, 4});
+  const int p = b.pad(0, {1, 2, 0, 2, 1, 3}, -0.75);
+  Model m = b.finish(p, 3);
+  EXPECT_EQ(m.nodes[p].out_shape, (Shape{6, 8, 7}));
+  expect_matches_reference(m);
+  Builder c({3, 5, 5});
+  expect_matches_reference(c.finish(c.conv(c.pad(0, {0, 1, 1, 0, 1, 1}, 0.5), 4, 3, 1, 0), 3));
+}
+
+TEST(LayersAgainstReference, GlobalMaxPool) {
+  Builder b({4, 5, 3});
+  expect_matches_reference(b.finish(b.op(OpType::global_maxpool, {b.conv(0, 6, 3, 1, 1)}), 3));
+}
+
+TEST(LayersAgainstReference, FlattenThenLinear) {
+  Builder b({3, 4, 5});
+  const int f = b.op(OpType::flatten, {b.conv(0, 4, 3, 1, 1)});
+  Model m = b.finish(f, 7);
+  EXPECT_EQ(m.nodes[f].out_shape, (Shape{80, 1, 1}));
+  expect_matches_reference(m);
+  // Flatten then linear gives the same bits as linear flattening its input itself.
+  Builder c({3, 4, 5});
+  const Model direct = c.finish(c.conv(0, 4, 3, 1, 1), 7);
+  ASSERT_EQ(direct.nodes[2].tensors.at("weight").data, m.nodes[3].tensors.at("weight").data);
+  const auto px = random_pixels(m, 6, 3);
+  const aimc::network::IdealBackend backend;
+  EXPECT_EQ(aimc::network::Network(m, {}).infer(px.data(), 6, backend),
+            aimc::network::Network(direct, {}).infer(px.data(), 6, backend));
+}
+
+TEST(LayersAgainstReference, AvgPoolExcludingPadding) {
+  Builder b({3, 9, 8});
+  expect_matches_reference(b.finish(b.avgpool_excluding_pad(0, 3, 2, 1), 4));
+  Builder c({2, 7, 7});
+  expect_matches_reference(c.finish(c.avgpool_excluding_pad(0, 4, 3, 2), 4));
 }
 
 TEST(Network, LogitsDoNotDependOnThreadCount) {

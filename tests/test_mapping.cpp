@@ -95,14 +95,22 @@ TEST(Mapping, OneLayerPerCoreCountsResnet20And32) {
   }
 }
 
+// What every "does not fit" message of a ResNet-CIFAR ends with: the layers that take the most
+// cores (ties in graph order), so the user knows what to shrink.
+constexpr const char* k_largest =
+    "; largest layers (K x O: cores) layer3.0.conv2 (576 x 64: 3), layer3.1.conv1 (576 x 64: 3), "
+    "layer3.1.conv2 (576 x 64: 3)";
+
 TEST(Mapping, Resnet44And56DoNotFitOneLayerPerCore) {
   const auto p = params_with(MappingStrategy::one_layer_per_core);
   EXPECT_EQ(error_of([&] { map_layers("resnet44", resnet_cifar(7), p); }),
             "resnet44 needs 84 cores with one_layer_per_core, the chip has 64 "
-            "(try mapping.strategy = packed)");
+            "(try mapping.strategy = packed)" +
+                std::string(k_largest));
   EXPECT_EQ(error_of([&] { map_layers("resnet56", resnet_cifar(9), p); }),
             "resnet56 needs 108 cores with one_layer_per_core, the chip has 64 "
-            "(try mapping.strategy = packed)");
+            "(try mapping.strategy = packed)" +
+                std::string(k_largest));
 }
 
 // Packed counts by hand (finite first fit, tallest blocks first, shelves of 256 columns): the
@@ -354,16 +362,25 @@ TEST(Mapping, TooSmallChipIsAnError) {
               map_layers("resnet20", net, params_with(MappingStrategy::one_layer_per_core, 1));
             }),
             "resnet20 needs 36 cores with one_layer_per_core, the chip has 1 "
-            "(packed needs at least 5)");
+            "(packed needs at least 5)" +
+                std::string(k_largest));
   EXPECT_EQ(error_of([&] { map_layers("resnet20", net, params_with(MappingStrategy::packed, 1)); }),
-            "resnet20 needs at least 5 cores with packed, the chip has 1");
+            "resnet20 needs at least 5 cores with packed, the chip has 1" + std::string(k_largest));
   // Enough cells in total (5 cores' worth), but the packing needs 6 cores.
   EXPECT_EQ(error_of([&] { map_layers("resnet20", net, params_with(MappingStrategy::packed, 5)); }),
-            "resnet20 needs 6 cores with packed, the chip has 5");
+            "resnet20 needs 6 cores with packed, the chip has 5" + std::string(k_largest));
   EXPECT_EQ(error_of([&] {
               map_layers("resnet20", net, params_with(MappingStrategy::one_layer_per_core, 5));
             }),
-            "resnet20 needs 36 cores with one_layer_per_core, the chip has 5 (packed needs 6)");
+            "resnet20 needs 36 cores with one_layer_per_core, the chip has 5 (packed needs 6)" +
+                std::string(k_largest));
+  // A layer larger than the whole chip is named on its own, whatever the strategy.
+  auto huge = net;
+  huge.push_back({"classifier", 4608, 4096, 1});
+  for (auto strategy : {MappingStrategy::one_layer_per_core, MappingStrategy::packed})
+    EXPECT_EQ(error_of([&] { map_layers("big", huge, params_with(strategy)); }),
+              "big: layer 'classifier' is 4608 x 4096 weights (K x O) and alone needs at least "
+              "288 cores of 256 x 256, the chip has 64");
   EXPECT_EQ(map_layers("resnet20", net, params_with(MappingStrategy::packed, 6)).cores_used(), 6);
 }
 

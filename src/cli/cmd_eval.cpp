@@ -35,10 +35,11 @@ int cmd_eval(const std::vector<std::string>& args, const experiment::MpiSession&
       "logits", po::value(&r.logits_path),
       "also write every image's logits (images × classes, float32) to this .npy file");
   po::variables_map vm;
-  if (!parse_args("eval",
-                  "--model M.h5 (--ideal | --chip C.ini [--t-inference S] [--seed S] "
-                  "[--chip-index K] [--set k=v ...]) [--data DIR] [--images N] [--json] [--logits OUT.npy]",
-                  args, opts, {}, vm, mpi.is_root()))
+  if (!parse_args(
+          "eval",
+          "--model M.h5 (--ideal | --chip C.ini [--t-inference S] [--seed S] "
+          "[--chip-index K] [--set k=v ...]) [--data DIR] [--images N] [--json] [--logits OUT.npy]",
+          args, opts, {}, vm, mpi.is_root()))
     return 0;
   const bool ideal = vm["ideal"].as<bool>();
   r.on_chip = vm.count("chip") != 0U;

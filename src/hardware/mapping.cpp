@@ -43,6 +43,24 @@ std::int64_t ceil_div(std::int64_t a, std::int64_t b) {
   return (a + b - 1) / b;
 }
 
+// The layers that take the most cores with one block per core, largest first, so that a "does
+// not fit" message says which layers to shrink (or to run digitally) instead of a bare total.
+std::string largest_layers(const std::vector<LayerShape>& layers, const MappingParams& params) {
+  std::vector<std::pair<std::int64_t, std::size_t>> blocks;
+  for (std::size_t i = 0; i < layers.size(); ++i)
+    blocks.emplace_back(
+        ceil_div(layers[i].rows, params.core_rows) * ceil_div(layers[i].cols, params.core_cols), i);
+  std::stable_sort(blocks.begin(), blocks.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::string text = "; largest layers (K x O: cores)";
+  for (std::size_t j = 0; j < std::min<std::size_t>(3, blocks.size()); ++j) {
+    const LayerShape& l = layers[blocks[j].second];
+    text += (j == 0 ? " " : ", ") + l.name + " (" + std::to_string(l.rows) + " x " +
+            std::to_string(l.cols) + ": " + std::to_string(blocks[j].first) + ")";
+  }
+  return text;
+}
+
 // One level of a core in the packing: a band of rows [row0, row0 + rows) filled left to right.
 struct Shelf {
   int row0 = 0;
@@ -346,6 +364,16 @@ Mapping map_layers(const std::string& model_name, const std::vector<LayerShape>&
   }
   const std::string chip = ", the chip has " + std::to_string(params.cores);
   const char* strategy = mapping_strategy_name(params.strategy);
+  // A layer that alone needs more cores than the chip has cannot fit under any strategy: name it.
+  for (const auto& l : layers) {
+    const std::int64_t alone = ceil_div(std::int64_t{l.rows} * l.cols, capacity);
+    if (alone > params.cores)
+      throw Error(model_name + ": layer '" + l.name + "' is " + std::to_string(l.rows) + " x " +
+                  std::to_string(l.cols) + " weights (K x O) and alone needs at least " +
+                  std::to_string(alone) + " cores of " + std::to_string(params.core_rows) + " x " +
+                  std::to_string(params.core_cols) + chip);
+  }
+  const std::string largest = largest_layers(layers, params);
   // No strategy fits more weights than cells, so this bound is checked first. After it, blocks
   // number at most four per core plus one per layer (a balanced part of a split dimension is at
   // least half the core's), so an absurd layer cannot make us build millions of them.
@@ -353,9 +381,9 @@ Mapping map_layers(const std::string& model_name, const std::vector<LayerShape>&
   if (min_cores > params.cores) {
     if (params.strategy == MappingStrategy::packed)
       throw Error(model_name + " needs at least " + std::to_string(min_cores) + " cores with " +
-                  strategy + chip);
+                  strategy + chip + largest);
     throw Error(model_name + " needs " + std::to_string(n_blocks) + " cores with " + strategy +
-                chip + " (packed needs at least " + std::to_string(min_cores) + ")");
+                chip + " (packed needs at least " + std::to_string(min_cores) + ")" + largest);
   }
 
   Mapping m;
@@ -398,7 +426,7 @@ Mapping map_layers(const std::string& model_name, const std::vector<LayerShape>&
                                    ? "(try mapping.strategy = packed)"
                                    : "(packed needs " + std::to_string(packed_cores) + ")";
       throw Error(model_name + " needs " + std::to_string(n_blocks) + " cores with " + strategy +
-                  chip + " " + hint);
+                  chip + " " + hint + largest);
     }
     for (std::size_t i = 0; i < m.blocks.size(); ++i)
       m.blocks[i].core = static_cast<int>(i);
@@ -407,7 +435,7 @@ Mapping map_layers(const std::string& model_name, const std::vector<LayerShape>&
     needed = pack(m.blocks, params.core_rows, params.core_cols);
     if (needed > params.cores)
       throw Error(model_name + " needs " + std::to_string(needed) + " cores with " + strategy +
-                  chip);
+                  chip + largest);
   }
   m.core_blocks.assign(static_cast<std::size_t>(needed), {});
   for (std::size_t i = 0; i < m.blocks.size(); ++i)

@@ -1,6 +1,7 @@
 #include "io/model_file.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 
 #include "io/hdf5.hpp"
@@ -23,6 +24,29 @@ int small_int(hid_t obj, const std::string& name, const std::string& context) {
   return static_cast<int>(v);
 }
 
+double scalar_double(hid_t obj, const std::string& name, const std::string& context) {
+  const auto v = h5::read_double_attribute(obj, name, context);
+  if (v.size() != 1) throw Error(context + ": attribute '" + name + "' must be one number");
+  return v[0];
+}
+
+// An attribute of exactly N small integers (slice begin/end/step, pad pads).
+template <std::size_t N>
+std::array<int, N> small_ints(hid_t obj, const std::string& name, const std::string& context) {
+  const auto v = h5::read_int_attribute(obj, name, context);
+  if (v.size() != N)
+    throw Error(context + ": attribute '" + name + "' has " + std::to_string(v.size()) +
+                " values, expected " + std::to_string(N));
+  std::array<int, N> out{};
+  for (std::size_t i = 0; i < N; ++i) {
+    if (v[i] < -(1 << 20) || v[i] > (1 << 20))
+      throw Error(context + ": attribute '" + name + "' has " + std::to_string(v[i]) +
+                  ", which is out of range");
+    out[i] = static_cast<int>(v[i]);
+  }
+  return out;
+}
+
 // Node groups are named by their index ("0000", "0001", ...): the name fixes the order.
 int parse_index(const std::string& name) {
   int value = -1;
@@ -39,9 +63,7 @@ network::Node read_node(hid_t nodes, const std::string& key, const std::string& 
   const std::string at = context + " '" + n.name + "'";
   const std::string op = h5::read_string_attribute(g.get(), "op", at);
   if (!network::op_from_name(op, n.op))
-    throw Error(at + ": unknown op '" + op +
-                "', expected one of: input, conv2d, batchnorm, relu, add, shortcut_a, maxpool, "
-                "avgpool, global_avgpool, linear");
+    throw Error(at + ": unknown op '" + op + "', expected one of: " + network::op_names());
   for (std::int64_t in : h5::read_int_attribute(g.get(), "inputs", at)) {
     if (in < 0 || in > (1 << 24))
       throw Error(at + ": input index " + std::to_string(in) + " is out of range");
@@ -54,18 +76,40 @@ network::Node read_node(hid_t nodes, const std::string& key, const std::string& 
       n.kernel = small_int(g.get(), "kernel", at);
       n.stride = small_int(g.get(), "stride", at);
       n.padding = small_int(g.get(), "padding", at);
+      if (n.op == network::OpType::conv2d && h5::has_attribute(g.get(), "groups"))
+        n.groups = small_int(g.get(), "groups", at);
+      if (n.op == network::OpType::avgpool && h5::has_attribute(g.get(), "count_include_pad")) {
+        const int include = small_int(g.get(), "count_include_pad", at);
+        if (include != 0 && include != 1)
+          throw Error(at + ": attribute 'count_include_pad' is " + std::to_string(include) +
+                      ", expected 0 or 1");
+        n.count_include_pad = include == 1;
+      }
+      break;
+    case network::OpType::clip:
+      n.clip_min = scalar_double(g.get(), "min", at);
+      n.clip_max = scalar_double(g.get(), "max", at);
+      break;
+    case network::OpType::leaky_relu:
+      n.alpha = scalar_double(g.get(), "alpha", at);
+      break;
+    case network::OpType::slice:
+      n.slice_begin = small_ints<3>(g.get(), "begin", at);
+      n.slice_end = small_ints<3>(g.get(), "end", at);
+      n.slice_step = small_ints<3>(g.get(), "step", at);
+      break;
+    case network::OpType::pad:
+      n.pads = small_ints<6>(g.get(), "pads", at);
+      n.pad_value = scalar_double(g.get(), "value", at);
       break;
     case network::OpType::shortcut_a:
       n.stride = small_int(g.get(), "stride", at);
       n.pad_before = small_int(g.get(), "pad_before", at);
       n.pad_after = small_int(g.get(), "pad_after", at);
       break;
-    case network::OpType::batchnorm: {
-      const auto eps = h5::read_double_attribute(g.get(), "eps", at);
-      if (eps.size() != 1) throw Error(at + ": attribute 'eps' must be one number");
-      n.eps = eps[0];
+    case network::OpType::batchnorm:
+      n.eps = scalar_double(g.get(), "eps", at);
       break;
-    }
     default:
       break;
   }
@@ -88,9 +132,10 @@ network::Model read_model(const std::string& path) {
     throw Error(path + ": attribute 'format' is not '" + std::string(k_model_format) +
                 "' (not an aimc model file; convert with 'aimc import')");
   const std::int64_t version = scalar_int(root, "format_version", path);
-  if (version != k_model_format_version)
-    throw Error(path + ": format_version is " + std::to_string(version) + ", expected " +
-                std::to_string(k_model_format_version));
+  if (version < 1 || version > k_model_format_version)
+    throw Error(path + ": format_version is " + std::to_string(version) + ", expected 1 to " +
+                std::to_string(k_model_format_version) +
+                (version > k_model_format_version ? " (written by a newer aimc)" : ""));
 
   network::Model m;
   m.name = h5::read_string_attribute(root, "name", path);

@@ -77,7 +77,15 @@ void write_npy_float32(const std::string& path, const std::vector<std::int64_t>&
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw Error(path + ": cannot write: " + std::strerror(errno));
     const auto len = static_cast<std::uint16_t>(header.size());
-    const char prefix[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(len & 0xFF),
+    const char prefix[10] = {'\x93',
+                             'N',
+                             'U',
+                             'M',
+                             'P',
+                             'Y',
+                             1,
+                             0,
+                             static_cast<char>(len & 0xFF),
                              static_cast<char>(len >> 8)};
     out.write(prefix, 10);
     out.write(header.data(), static_cast<std::streamsize>(header.size()));

@@ -179,47 +179,131 @@ void pack_colmajor(const float* x, std::int64_t rows, int k, std::int64_t ld, fl
   zero_padding_rows(packed, rows, k);
 }
 
-void bias_relu(float* y, std::int64_t rows, int out_c, std::int64_t ld, const float* bias,
-               bool relu) {
-  for (int o = 0; o < out_c; ++o) {
-    float* col = y + o * ld;
-    const float b = bias != nullptr ? bias[o] : 0.0F;
-    if (relu) {
-      for (std::int64_t r = 0; r < rows; ++r)
-        col[r] = std::max(col[r] + b, 0.0F);
-    } else if (b != 0.0F) {
-      for (std::int64_t r = 0; r < rows; ++r)
-        col[r] += b;
+namespace {
+
+// Calls body(f) with the activation as a function object, so that each kind gets its own
+// inner loops (no branch on the kind per element).
+template <typename Body>
+void with_activation(const Activation& act, Body&& body) {
+  switch (act.kind) {
+    case Activation::Kind::none:
+      body([](float v) { return v; });
+      return;
+    case Activation::Kind::relu:
+      body([](float v) { return std::max(v, 0.0F); });
+      return;
+    case Activation::Kind::clip: {
+      const float lo = act.lo;
+      const float hi = act.hi;
+      body([lo, hi](float v) { return std::min(std::max(v, lo), hi); });
+      return;
+    }
+    case Activation::Kind::leaky_relu: {
+      const float alpha = act.alpha;
+      body([alpha](float v) { return v < 0.0F ? v * alpha : v; });
+      return;
     }
   }
+}
+
+}  // namespace
+
+void bias_activation(float* y, std::int64_t rows, int out_c, std::int64_t ld, const float* bias,
+                     const Activation& act) {
+  with_activation(act, [&](auto f) {
+    for (int o = 0; o < out_c; ++o) {
+      float* col = y + o * ld;
+      const float b = bias != nullptr ? bias[o] : 0.0F;
+      // A zero bias is not added (x + 0 would turn -0 into +0), except before ReLU, which has
+      // always added it; either way the values are those of an unfused bias step.
+      if (act.kind == Activation::Kind::relu || b != 0.0F) {
+        for (std::int64_t r = 0; r < rows; ++r)
+          col[r] = f(col[r] + b);
+      } else if (act.kind != Activation::Kind::none) {
+        for (std::int64_t r = 0; r < rows; ++r)
+          col[r] = f(col[r]);
+      }
+    }
+  });
 }
 
 void channel_affine(const float* x, int n, Shape s, const float* scale, const float* shift,
-                    bool relu, float* y) {
+                    const Activation& act, float* y) {
   const std::int64_t plane = std::int64_t{n} * s.h * s.w;
-  for (int c = 0; c < s.c; ++c) {
-    const float* src = x + c * plane;
-    float* dst = y + c * plane;
-    for (std::int64_t i = 0; i < plane; ++i) {
-      const float v = src[i] * scale[c] + shift[c];
-      dst[i] = relu ? std::max(v, 0.0F) : v;
+  with_activation(act, [&](auto f) {
+    for (int c = 0; c < s.c; ++c) {
+      const float* src = x + c * plane;
+      float* dst = y + c * plane;
+      for (std::int64_t i = 0; i < plane; ++i) {
+        const float v = src[i] * scale[c] + shift[c];
+        dst[i] = f(v);
+      }
+    }
+  });
+}
+
+void activate(const float* x, std::int64_t count, const Activation& act, float* y) {
+  with_activation(act, [&](auto f) {
+    for (std::int64_t i = 0; i < count; ++i)
+      y[i] = f(x[i]);
+  });
+}
+
+void add(const float* a, const float* b, std::int64_t count, const Activation& act, float* y) {
+  with_activation(act, [&](auto f) {
+    for (std::int64_t i = 0; i < count; ++i)
+      y[i] = f(a[i] + b[i]);
+  });
+}
+
+void concat(const std::vector<const float*>& inputs, const std::vector<int>& channels,
+            std::int64_t plane, float* y) {
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    const std::int64_t count = channels[i] * plane;
+    std::copy(inputs[i], inputs[i] + count, y);
+    y += count;
+  }
+}
+
+void slice(const float* x, int n, Shape in, const std::array<int, 3>& begin,
+           const std::array<int, 3>& step, Shape out, float* y) {
+  const std::int64_t in_plane = std::int64_t{in.h} * in.w;
+  for (int oc = 0; oc < out.c; ++oc) {
+    const int c = begin[0] + oc * step[0];
+    for (int img = 0; img < n; ++img) {
+      const float* src = x + (std::int64_t{c} * n + img) * in_plane;
+      for (int i = 0; i < out.h; ++i) {
+        const float* row = src + std::int64_t{begin[1] + i * step[1]} * in.w + begin[2];
+        for (int j = 0; j < out.w; ++j)
+          *y++ = row[std::int64_t{j} * step[2]];
+      }
     }
   }
 }
 
-void relu_inplace(float* x, std::int64_t count) {
-  for (std::int64_t i = 0; i < count; ++i)
-    x[i] = std::max(x[i], 0.0F);
+void pad(const float* x, int n, Shape in, const std::array<int, 6>& pads, float value, Shape out,
+         float* y) {
+  const std::int64_t in_plane = std::int64_t{in.h} * in.w;
+  const std::int64_t out_plane = std::int64_t{out.h} * out.w;
+  std::fill(y, y + out_plane * n * out.c, value);
+  for (int c = 0; c < in.c; ++c) {
+    for (int img = 0; img < n; ++img) {
+      const float* src = x + (std::int64_t{c} * n + img) * in_plane;
+      float* dst = y + (std::int64_t{c + pads[0]} * n + img) * out_plane +
+                   std::int64_t{pads[1]} * out.w + pads[2];
+      for (int i = 0; i < in.h; ++i)
+        std::copy(src + std::int64_t{i} * in.w, src + std::int64_t{i + 1} * in.w,
+                  dst + std::int64_t{i} * out.w);
+    }
+  }
 }
 
-void add(const float* a, const float* b, std::int64_t count, bool relu, float* y) {
-  if (relu) {
-    for (std::int64_t i = 0; i < count; ++i)
-      y[i] = std::max(a[i] + b[i], 0.0F);
-  } else {
-    for (std::int64_t i = 0; i < count; ++i)
-      y[i] = a[i] + b[i];
-  }
+void flatten(const float* x, int n, Shape in, float* y) {
+  const std::int64_t hw = std::int64_t{in.h} * in.w;
+  for (int c = 0; c < in.c; ++c)
+    for (int img = 0; img < n; ++img)
+      for (std::int64_t p = 0; p < hw; ++p)
+        y[(c * hw + p) * n + img] = x[(std::int64_t{c} * n + img) * hw + p];
 }
 
 void shortcut_a(const float* x, int n, Shape in, int stride, int pad_before, Shape out, float* y) {
@@ -277,7 +361,28 @@ void max_pool(const float* x, int n, Shape in, int kernel, int stride, int paddi
 }
 
 void avg_pool(const float* x, int n, Shape in, int kernel, int stride, int padding, Shape out,
-              float* y) {
+              bool count_include_pad, float* y) {
+  if (!count_include_pad) {
+    // The window's input rows times its input columns: at least one each, since validate()
+    // keeps the padding at most half the kernel.
+    auto inside = [&](int o, int size) {
+      const int lo = std::max(o * stride - padding, 0);
+      const int hi = std::min(o * stride - padding + kernel, size);
+      return hi - lo;
+    };
+    pool(
+        x, n, in, kernel, stride, padding, out, y, [] { return 0.0F; },
+        [](float acc, float v, bool) { return acc + v; }, [](float acc) { return acc; });
+    const std::int64_t out_plane = std::int64_t{out.h} * out.w;
+    for (int i = 0; i < out.h; ++i) {
+      for (int j = 0; j < out.w; ++j) {
+        const auto count = static_cast<float>(inside(i, in.h) * inside(j, in.w));
+        for (std::int64_t plane = 0; plane < std::int64_t{in.c} * n; ++plane)
+          y[plane * out_plane + std::int64_t{i} * out.w + j] /= count;
+      }
+    }
+    return;
+  }
   const float inv = 1.0F / static_cast<float>(kernel * kernel);
   pool(
       x, n, in, kernel, stride, padding, out, y, [] { return 0.0F; },
@@ -293,6 +398,17 @@ void global_avg_pool(const float* x, int n, Shape in, float* y) {
     for (std::int64_t i = 0; i < plane; ++i)
       acc += src[i];
     y[p] = acc * inv;
+  }
+}
+
+void global_max_pool(const float* x, int n, Shape in, float* y) {
+  const std::int64_t plane = std::int64_t{in.h} * in.w;
+  for (std::int64_t p = 0; p < std::int64_t{in.c} * n; ++p) {
+    const float* src = x + p * plane;
+    float acc = src[0];
+    for (std::int64_t i = 1; i < plane; ++i)
+      acc = std::max(acc, src[i]);
+    y[p] = acc;
   }
 }
 

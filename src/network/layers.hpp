@@ -8,6 +8,7 @@
 // per column.
 
 #include <Eigen/Core>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -59,26 +60,56 @@ StripRows direct_strips(const float* padded, const ConvGeometry& g, std::int64_t
                         std::int64_t r_end, const std::vector<std::int64_t>& offsets);
 std::vector<std::int64_t> direct_offsets(int n, const ConvGeometry& g);
 
-// Adds bias[o] to every row of column o of y (rows × O, leading dimension ld) and applies ReLU.
-void bias_relu(float* y, std::int64_t rows, int out_c, std::int64_t ld, const float* bias,
-               bool relu);
+// An elementwise activation, applied on its own or fused into the step that produces its input
+// (bias, batchnorm, add). Fused or not, it is the same float function of the same float values.
+struct Activation {
+  enum class Kind { none, relu, clip, leaky_relu };
+  Kind kind = Kind::none;
+  float lo = 0.0F;  // clip: y = min(max(x, lo), hi)
+  float hi = 0.0F;
+  float alpha = 0.0F;  // leaky_relu: y = x < 0 ? alpha·x : x
+};
 
-// Per-channel affine y = x·scale[c] + shift[c] (batchnorm in inference form), optional ReLU.
+// Adds bias[o] to every row of column o of y (rows × O, leading dimension ld), then applies `act`.
+void bias_activation(float* y, std::int64_t rows, int out_c, std::int64_t ld, const float* bias,
+                     const Activation& act);
+
+// Per-channel affine y = x·scale[c] + shift[c] (batchnorm in inference form), then `act`.
 void channel_affine(const float* x, int n, Shape s, const float* scale, const float* shift,
-                    bool relu, float* y);
+                    const Activation& act, float* y);
 
-void relu_inplace(float* x, std::int64_t count);
-void add(const float* a, const float* b, std::int64_t count, bool relu, float* y);
+// y = act(x) elementwise (y may be x).
+void activate(const float* x, std::int64_t count, const Activation& act, float* y);
+void add(const float* a, const float* b, std::int64_t count, const Activation& act, float* y);
+
+// Channel concatenation: in the [c][n][h][w] layout each input is one contiguous block of
+// channels[i]·plane floats (plane = n·H·W), so the output is the blocks one after another.
+void concat(const std::vector<const float*>& inputs, const std::vector<int>& channels,
+            std::int64_t plane, float* y);
+
+// Keeps channels, rows and columns begin, begin + step, ... < end (per C, H, W).
+void slice(const float* x, int n, Shape in, const std::array<int, 3>& begin,
+           const std::array<int, 3>& step, Shape out, float* y);
+
+// Constant padding of channels and space: pads = c, h, w before, then c, h, w after.
+void pad(const float* x, int n, Shape in, const std::array<int, 6>& pads, float value, Shape out,
+         float* y);
+
+// Transposes [c][n][h·w] into [c·h·w][n]: each image flattened in C, H, W order, as the
+// (C·H·W) × 1 × 1 activations of a flatten node or the input rows of a linear layer.
+void flatten(const float* x, int n, Shape in, float* y);
 
 // "Option A" shortcut (He et al. 2016): subsample rows/cols by `stride`, zero-pad channels.
 void shortcut_a(const float* x, int n, Shape in, int stride, int pad_before, Shape out, float* y);
 
 void max_pool(const float* x, int n, Shape in, int kernel, int stride, int padding, Shape out,
               float* y);
-// Zero padding counts in the divisor (PyTorch count_include_pad=True).
+// With count_include_pad, zero padding counts in the divisor (PyTorch count_include_pad=True);
+// without, the divisor is the number of input elements under the window (the ONNX default).
 void avg_pool(const float* x, int n, Shape in, int kernel, int stride, int padding, Shape out,
-              float* y);
+              bool count_include_pad, float* y);
 void global_avg_pool(const float* x, int n, Shape in, float* y);
+void global_max_pool(const float* x, int n, Shape in, float* y);
 
 // Input preprocessing from planar uint8 images (n × C·H·W) into the [c][n][h][w] layout.
 void preprocess(const std::uint8_t* pixels, int n, Shape s, const Preprocess& p, float* y);

@@ -14,17 +14,26 @@ enum class OpType {
   conv2d,
   batchnorm,
   relu,
+  clip,
+  leaky_relu,
   add,
+  concat,
   shortcut_a,
+  slice,
+  pad,
   maxpool,
   avgpool,
   global_avgpool,
+  global_maxpool,
+  flatten,
   linear,
 };
 
 const char* op_name(OpType op);
 // Returns false if `name` is not an op of the model format.
 bool op_from_name(const std::string& name, OpType& op);
+// "input, conv2d, ..., linear": every op name, for error messages.
+std::string op_names();
 
 // Per-image activation shape, channels × height × width. Linear outputs are C × 1 × 1.
 struct Shape {
@@ -49,6 +58,22 @@ struct Node {
   int kernel = 0;
   int stride = 1;
   int padding = 0;
+  // conv2d: input and output channels split into `groups` groups (depthwise: groups = C).
+  int groups = 1;
+  // avgpool: whether padding counts in the divisor (v1 meaning) or only the input elements do.
+  bool count_include_pad = true;
+  // clip: y = min(max(x, clip_min), clip_max); either bound may be infinite.
+  double clip_min = 0.0;
+  double clip_max = 0.0;
+  // leaky_relu: y = x < 0 ? alpha·x : x.
+  double alpha = 0.01;
+  // slice: per C, H, W, keep begin, begin + step, ... < end.
+  std::array<int, 3> slice_begin{};
+  std::array<int, 3> slice_end{};
+  std::array<int, 3> slice_step{1, 1, 1};
+  // pad: c_before, h_before, w_before, c_after, h_after, w_after, filled with pad_value.
+  std::array<int, 6> pads{};
+  double pad_value = 0.0;
   // shortcut_a: zero channels added in front of and behind the subsampled input.
   int pad_before = 0;
   int pad_after = 0;
@@ -83,7 +108,9 @@ struct Model {
   // and the tensor or attribute that is wrong.
   void validate(const std::string& source);
 
-  // Multiply-accumulates per image of the conv2d and linear nodes (the GEMM work).
+  // Multiply-accumulates per image of the conv2d and linear nodes (the GEMM work). A grouped
+  // conv counts its C/groups·k·k inputs per output; the crossbar layer it runs as
+  // (Network::macs_per_image) also counts the zeros outside its diagonal blocks.
   std::int64_t macs_per_image() const;
   // Learnable parameters (BatchNorm running statistics excluded, as in PyTorch).
   std::int64_t parameter_count() const;

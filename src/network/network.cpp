@@ -5,7 +5,9 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <limits>
 
 #include "network/gemm.hpp"
 #include "util/error.hpp"
@@ -33,13 +35,19 @@ struct Network::Step {
   int out_slot = -1;
   Shape in;
   Shape out;
-  bool relu = false;
+  Activation act;  // applied to the step's output (a fused relu, clip or leaky_relu node)
   int dense = -1;
   int kernel = 0;
   int stride = 1;
   int padding = 0;
   int pad_before = 0;
-  std::vector<float> scale;  // standalone batchnorm as an affine map
+  bool count_include_pad = true;
+  std::array<int, 3> slice_begin{};
+  std::array<int, 3> slice_step{1, 1, 1};
+  std::array<int, 6> pads{};
+  float pad_value = 0.0F;
+  std::vector<int> in_channels;  // concat: channels of each input
+  std::vector<float> scale;      // standalone batchnorm as an affine map
   std::vector<float> shift;
 };
 
@@ -51,6 +59,61 @@ struct Network::Workspace {
 };
 
 Network::~Network() = default;
+
+namespace {
+
+// Rounds to float; a finite double beyond float's range becomes an infinity (a plain conversion
+// of it is undefined behaviour).
+float to_float(double v) {
+  constexpr double max = std::numeric_limits<float>::max();
+  if (v > max) return std::numeric_limits<float>::infinity();
+  if (v < -max) return -std::numeric_limits<float>::infinity();
+  return static_cast<float>(v);
+}
+
+Activation activation_of(const Node& n) {
+  Activation a;
+  switch (n.op) {
+    case OpType::relu:
+      a.kind = Activation::Kind::relu;
+      break;
+    case OpType::clip:
+      a.kind = Activation::Kind::clip;
+      a.lo = to_float(n.clip_min);
+      a.hi = to_float(n.clip_max);
+      break;
+    case OpType::leaky_relu:
+      a.kind = Activation::Kind::leaky_relu;
+      a.alpha = to_float(n.alpha);
+      break;
+    default:
+      break;
+  }
+  return a;
+}
+
+// The K × O crossbar matrix (K = C·k·k) of a conv2d's O × C/groups × k × k weights. With groups,
+// it is block-diagonal: output channel o of group g = o / (O/groups) reads only input channels
+// [g·C/groups, (g+1)·C/groups), and its column is zero in every other input channel's rows. The
+// chip, the mapping and the noise models then see an ordinary dense layer.
+MatrixRM crossbar_weight(const Tensor& w, int in_c, int groups) {
+  const auto out_c = static_cast<Eigen::Index>(w.shape[0]);
+  const auto taps_per_out = static_cast<Eigen::Index>(w.numel() / w.shape[0]);
+  // PyTorch stores O × K row-major; the crossbar orientation is K × O.
+  if (groups == 1)
+    return Eigen::Map<const MatrixRM>(w.data.data(), out_c, taps_per_out).transpose();
+  const Eigen::Index taps = taps_per_out / (in_c / groups);  // k·k
+  const Eigen::Index group_out = out_c / groups;
+  MatrixRM m = MatrixRM::Zero(in_c * taps, out_c);
+  for (Eigen::Index o = 0; o < out_c; ++o) {
+    const Eigen::Index row0 = o / group_out * taps_per_out;  // first row of o's group
+    for (Eigen::Index t = 0; t < taps_per_out; ++t)
+      m(row0 + t, o) = w.data[static_cast<std::size_t>(o * taps_per_out + t)];
+  }
+  return m;
+}
+
+}  // namespace
 
 Network::Network(const Model& model, const InferenceParams& params)
     : params_(params),
@@ -86,6 +149,13 @@ Network::Network(const Model& model, const InferenceParams& params)
     s.stride = n.stride;
     s.padding = n.padding;
     s.pad_before = n.pad_before;
+    s.count_include_pad = n.count_include_pad;
+    s.slice_begin = n.slice_begin;
+    s.slice_step = n.slice_step;
+    s.pads = n.pads;
+    s.pad_value = to_float(n.pad_value);
+    for (int in : n.inputs)
+      s.in_channels.push_back(nodes[in].out_shape.c);
 
     switch (n.op) {
       case OpType::input:
@@ -96,7 +166,6 @@ Network::Network(const Model& model, const InferenceParams& params)
       case OpType::linear: {
         const Tensor& w = n.tensors.at("weight");
         const auto out_c = static_cast<Eigen::Index>(w.shape[0]);
-        const auto k_in = static_cast<Eigen::Index>(w.numel() / w.shape[0]);
         DenseLayer d;
         d.index = static_cast<int>(dense_.size());
         d.node = static_cast<int>(i);
@@ -105,8 +174,7 @@ Network::Network(const Model& model, const InferenceParams& params)
         d.geometry = d.is_conv
                          ? ConvGeometry{s.in, s.out, n.kernel, n.stride, n.padding}
                          : ConvGeometry{{static_cast<int>(s.in.size()), 1, 1}, s.out, 1, 1, 0};
-        // PyTorch stores O × K row-major; the crossbar orientation is K × O.
-        d.weight = Eigen::Map<const MatrixRM>(w.data.data(), out_c, k_in).transpose();
+        d.weight = crossbar_weight(w, d.geometry.in.c, d.is_conv ? n.groups : 1);
         const Tensor* b = n.find("bias");
         d.bias = b != nullptr ? Eigen::Map<const Eigen::VectorXf>(b->data.data(), out_c).eval()
                               : Eigen::VectorXf::Zero(out_c);
@@ -144,24 +212,32 @@ Network::Network(const Model& model, const InferenceParams& params)
         }
         break;
       }
-      case OpType::relu: {
+      case OpType::relu:
+      case OpType::clip:
+      case OpType::leaky_relu: {
         const int in = n.inputs[0];
         Step& producer = steps_[value_of[in]];
         const bool fusable = producer.op == OpType::conv2d || producer.op == OpType::linear ||
                              producer.op == OpType::batchnorm || producer.op == OpType::add;
-        if (fusable && consumers[in] == 1 && !producer.relu) {
-          producer.relu = true;
+        if (fusable && consumers[in] == 1 && producer.act.kind == Activation::Kind::none) {
+          producer.act = activation_of(n);
           value_of[i] = value_of[in];
         } else {
+          s.act = activation_of(n);
           add_step(std::move(s), i);
         }
         break;
       }
       case OpType::add:
+      case OpType::concat:
       case OpType::shortcut_a:
+      case OpType::slice:
+      case OpType::pad:
       case OpType::maxpool:
       case OpType::avgpool:
       case OpType::global_avgpool:
+      case OpType::global_maxpool:
+      case OpType::flatten:
         add_step(std::move(s), i);
         break;
     }
@@ -233,12 +309,10 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
         if (s.op == OpType::linear) {
           const std::int64_t hw = std::int64_t{s.in.h} * s.in.w;
           if (hw != 1) {
-            // Flatten the [c][n][hw] layout into an n × (C·H·W) column-major matrix.
+            // Flatten the [c][n][hw] layout into an n × (C·H·W) column-major matrix (after a
+            // flatten node the input is already one: C·H·W × 1 × 1).
             ws.gather.resize(static_cast<std::size_t>(n) * k_in);
-            for (int c = 0; c < s.in.c; ++c)
-              for (int img = 0; img < n; ++img)
-                for (std::int64_t p = 0; p < hw; ++p)
-                  ws.gather[(c * hw + p) * n + img] = x[(std::int64_t{c} * n + img) * hw + p];
+            flatten(x, n, s.in, ws.gather.data());
             x = ws.gather.data();
           }
           float* packed = scratch(packed_size(n, k_in));
@@ -250,7 +324,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           layout.k = k_in;
           backend.prepare_input(d, packed, packed_size(n, k_in), layout);
           backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0, 1});
-          bias_relu(y, n, out_c, n, d.bias.data(), s.relu);
+          bias_activation(y, n, out_c, n, d.bias.data(), s.act);
           break;
         }
         const std::int64_t chunk =
@@ -284,7 +358,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
             const std::int64_t r1 = std::min(rows_total, r0 + chunk);
             backend.matmul(d, direct_strips(padded, g, r0, r1, ws.offsets), y + r0, rows_total,
                            {first_image, r0, plane});
-            bias_relu(y + r0, r1 - r0, out_c, rows_total, d.bias.data(), s.relu);
+            bias_activation(y + r0, r1 - r0, out_c, rows_total, d.bias.data(), s.act);
           }
           break;
         }
@@ -303,19 +377,39 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
           backend.prepare_input(d, packed, packed_size(rows, k_in), layout);
           backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
                          rows_total, {first_image, img0 * plane, plane});
-          bias_relu(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.relu);
+          bias_activation(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.act);
         }
         break;
       }
       case OpType::batchnorm:
-        channel_affine(x, n, s.out, s.scale.data(), s.shift.data(), s.relu, y);
+        channel_affine(x, n, s.out, s.scale.data(), s.shift.data(), s.act, y);
         break;
       case OpType::relu:
-        std::copy(x, x + out_count, y);
-        relu_inplace(y, out_count);
+      case OpType::clip:
+      case OpType::leaky_relu:
+        activate(x, out_count, s.act, y);
         break;
       case OpType::add:
-        network::add(x, ws.slots[s.in_slots[1]].data(), out_count, s.relu, y);
+        network::add(x, ws.slots[s.in_slots[1]].data(), out_count, s.act, y);
+        break;
+      case OpType::concat: {
+        std::vector<const float*> inputs;
+        for (int slot : s.in_slots)
+          inputs.push_back(ws.slots[slot].data());
+        network::concat(inputs, s.in_channels, std::int64_t{n} * s.out.h * s.out.w, y);
+        break;
+      }
+      case OpType::slice:
+        network::slice(x, n, s.in, s.slice_begin, s.slice_step, s.out, y);
+        break;
+      case OpType::pad:
+        network::pad(x, n, s.in, s.pads, s.pad_value, s.out, y);
+        break;
+      case OpType::flatten:
+        network::flatten(x, n, s.in, y);
+        break;
+      case OpType::global_maxpool:
+        global_max_pool(x, n, s.in, y);
         break;
       case OpType::shortcut_a:
         shortcut_a(x, n, s.in, s.stride, s.pad_before, s.out, y);
@@ -324,7 +418,7 @@ void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Worksp
         max_pool(x, n, s.in, s.kernel, s.stride, s.padding, s.out, y);
         break;
       case OpType::avgpool:
-        avg_pool(x, n, s.in, s.kernel, s.stride, s.padding, s.out, y);
+        avg_pool(x, n, s.in, s.kernel, s.stride, s.padding, s.out, s.count_include_pad, y);
         break;
       case OpType::global_avgpool:
         global_avg_pool(x, n, s.in, y);

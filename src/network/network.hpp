@@ -32,7 +32,8 @@ struct InferenceParams {
 
 // A conv2d or linear node as one matrix product: y = x · weight + bias, with x the im2col
 // matrix (rows = output pixels, K = C·k·k columns) and weight K × O. A linear layer is a 1×1
-// "convolution" of its flattened input.
+// "convolution" of its flattened input. A grouped conv's weight is block-diagonal (zero outside
+// each group's input-channel rows × output-channel columns), and its MACs count those zeros.
 struct DenseLayer {
   int index = 0;  // position in Network::dense_layers()
   int node = 0;

@@ -7,8 +7,11 @@ namespace aimc::network {
 // The work of every mapped layer besides its MVMs, from the model graph. Each digital node is
 // charged to the pipeline stage of the latest conv or linear layer before it (the stage whose
 // output it processes): BatchNorm and the ReLU right after it run on that layer's local digital
-// units, residual adds, the ReLU after an add, and pooling on the global digital units. The
-// option-A shortcut only routes data that is already on the mesh. A final linear layer run
+// units, residual adds, the ReLU after an add, and pooling on the global digital units; clip and
+// leaky_relu count as ReLUs (one compare or scale per value) in the same places. The option-A
+// shortcut, concat, slice, pad and flatten only route or place data that is already on the mesh
+// (no arithmetic), so they add no digital work. A grouped conv is a dense layer here (its
+// block-diagonal crossbar matrix, zeros included). A final linear layer run
 // digitally (mapping.last_layer = digital) becomes global MACs of the last mapped stage.
 std::vector<hardware::LayerWork> layer_work(const Model& model, const Network& net,
                                             std::size_t mapped) {
@@ -43,7 +46,9 @@ std::vector<hardware::LayerWork> layer_work(const Model& model, const Network& n
       case OpType::batchnorm:
         w.local.affine += out;
         break;
-      case OpType::relu: {
+      case OpType::relu:
+      case OpType::clip:
+      case OpType::leaky_relu: {
         const OpType from = model.nodes[static_cast<std::size_t>(n.inputs[0])].op;
         const bool local =
             from == OpType::batchnorm || from == OpType::conv2d || from == OpType::linear;
@@ -58,9 +63,17 @@ std::vector<hardware::LayerWork> layer_work(const Model& model, const Network& n
         w.global.pool += out * n.kernel * n.kernel;
         break;
       case OpType::global_avgpool:
+      case OpType::global_maxpool:
         w.global.pool += in.size();
         break;
-      default:
+      case OpType::input:
+      case OpType::conv2d:
+      case OpType::linear:
+      case OpType::shortcut_a:
+      case OpType::concat:
+      case OpType::slice:
+      case OpType::pad:
+      case OpType::flatten:
         break;
     }
   }

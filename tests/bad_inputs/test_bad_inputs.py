@@ -104,6 +104,23 @@ class Ctx:
     def test_batch(self):
         return (DATA / "cifar-10" / "test_batch.bin").read_bytes()
 
+    def onnx(self, nodes, initializers=(), inputs=(("x", [1, 3, 32, 32]),), outputs=("y",), opset=13):
+        """A small ONNX model written with onnx.helper (not torch: fast), as m.onnx."""
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+
+        graph = helper.make_graph(
+            nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs],
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 10]) for n in outputs],
+            [numpy_helper.from_array(np.asarray(v), n) for n, v in initializers])
+        path = self.tmp / "m.onnx"
+        onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
+        return path
+
+    def import_onnx(self, *extra, **kw):
+        """`aimc import` of a bad ONNX model (built from `kw`, see onnx()) into imported.h5."""
+        return ["import", str(self.onnx(**kw)), "-o", str(self.tmp / IMPORTED), *extra]
+
     def tmpfs(self, free_kib):
         """A 64 KiB tmpfs with `free_kib` KiB left free: a full disk. Skips loudly if not root."""
         d = self.tmp / "full"
@@ -165,6 +182,33 @@ class Case:
     fragments: List[str]
     # Lines the run may print on stderr before its error (the run header of `aimc run`).
     header: bool = False
+    # A regular expression the whole error line must match (re.fullmatch), where given.
+    line: str = None
+
+
+# Where the `aimc import` cases write; an import error must leave neither it nor IMPORTED.tmp.
+IMPORTED = "imported.h5"
+
+
+def make_nodes(*nodes):
+    """onnx.helper.make_node for each (op, inputs, outputs, attributes) tuple."""
+    from onnx import helper
+
+    return [helper.make_node(op, ins, outs, **attrs) for op, ins, outs, attrs in nodes]
+
+
+# The classifier head every bad ONNX model ends with: 'h' -> 10 logits 'y'.
+POOL_FLATTEN = [("GlobalAveragePool", ["h"], ["g"], {}), ("Flatten", ["g"], ["f"], {})]
+HEAD = POOL_FLATTEN + [("Gemm", ["f", "W", "b"], ["y"], {"transB": 1})]
+
+
+def onnx_nodes(*nodes):
+    """The given nodes (computing 'h' from 'x'), then the shared head."""
+    return make_nodes(*nodes, *HEAD)
+
+
+ONNX_HEAD = [("W", np.ones((10, 3), np.float32)), ("b", np.zeros(10, np.float32))]
+ONNX_ERROR = r"aimc import: error: .*/m\.onnx: "
 
 
 def big_sweep(c):
@@ -251,8 +295,8 @@ CASES = [
     Case("model-missing", lambda c: c.run(model=c.tmp / "absent.h5"),
          ["absent.h5", "cannot open the model file"]),
     Case("model-wrong-version",
-         lambda c: c.run(model=c.model(set_attr(None, "format_version", np.int64(2)))),
-         ["model.h5", "format_version is 2, expected 1"]),
+         lambda c: c.run(model=c.model(set_attr(None, "format_version", np.int64(3)))),
+         ["model.h5", "format_version is 3, expected 1 to 2"]),
     Case("model-wrong-format",
          lambda c: c.run(model=c.model(set_attr(None, "format", "something-else"))),
          ["model.h5", "attribute 'format' is not 'aimc-model'"]),
@@ -326,6 +370,71 @@ CASES = [
     Case("cli-unknown-command", lambda c: ["frobnicate"], ["unknown command 'frobnicate'"]),
     Case("cli-merge-one-file", lambda c: ["merge", str(c.tmp / "o.h5")],
          ["expected OUT.h5 and at least one IN.h5"]),
+    # ---- aimc import of ONNX graphs: one line naming the node, its op and attributes
+    Case("import-onnx-unsupported-op",
+         lambda c: c.import_onnx(nodes=onnx_nodes(("Sigmoid", ["x"], ["h"], {"name": "gate"})),
+                                 initializers=ONNX_HEAD),
+         ["m.onnx", "node 'gate' (Sigmoid)", "unsupported op Sigmoid"],
+         line=ONNX_ERROR + r"node 'gate' \(Sigmoid\): unsupported op Sigmoid; supported ops: Add, AveragePool, "
+         r"BatchNormalization, .*, Unsqueeze, Where"),
+    Case("import-onnx-lstm",
+         lambda c: c.import_onnx(
+             nodes=onnx_nodes(("LSTM", ["x", "lw", "lr"], ["h"], {"hidden_size": 4})),
+             initializers=[("lw", np.zeros((1, 16, 32), np.float32)),
+                           ("lr", np.zeros((1, 16, 4), np.float32))] + ONNX_HEAD),
+         ["m.onnx"], line=ONNX_ERROR + r"node 'LSTM_0' \(LSTM, hidden_size=4\): unsupported op LSTM; "
+         r"supported ops: .*"),
+    Case("import-onnx-conv-dilation",
+         lambda c: c.import_onnx(
+             nodes=onnx_nodes(("Conv", ["x", "cw"], ["h"], {"dilations": [2, 2], "pads": [2, 2, 2, 2]})),
+             initializers=[("cw", np.ones((3, 3, 3, 3), np.float32))] + ONNX_HEAD),
+         ["m.onnx"], line=ONNX_ERROR + r"node 'Conv_0' \(Conv, dilations=\[2, 2\], pads=\[2, 2, 2, 2\]\): "
+         r"dilations \[2, 2\]: only dilation 1 is supported"),
+    Case("import-onnx-maxpool-ceil",
+         lambda c: c.import_onnx(
+             nodes=onnx_nodes(("MaxPool", ["x"], ["h"], {"kernel_shape": [3, 3], "strides": [2, 2],
+                                                         "ceil_mode": 1, "name": "pool"})),
+             initializers=ONNX_HEAD),
+         ["m.onnx"], line=ONNX_ERROR + r"node 'pool' \(MaxPool, ceil_mode=1, kernel_shape=\[3, 3\], "
+         r"strides=\[2, 2\]\): ceil_mode 1: only ceil_mode 0 \(floor output size\) is supported"),
+    Case("import-onnx-gemm-transa",
+         lambda c: c.import_onnx(
+             nodes=make_nodes(("Relu", ["x"], ["h"], {}), *POOL_FLATTEN,
+                              ("Gemm", ["f", "W", "b"], ["y"], {"transA": 1, "name": "fc"})),
+             initializers=ONNX_HEAD),
+         ["m.onnx"], line=ONNX_ERROR + r"node 'fc' \(Gemm, transA=1\): transA 1: only transA 0 .* is supported"),
+    Case("import-onnx-shape-from-data",
+         lambda c: c.import_onnx(
+             nodes=onnx_nodes(("GlobalAveragePool", ["x"], ["p"], {}), ("Flatten", ["p"], ["q"], {}),
+                              ("Cast", ["q"], ["s"], {"to": 7, "name": "to_int"}),
+                              ("Reshape", ["x", "s"], ["h"], {"name": "reshape"})),
+             initializers=ONNX_HEAD),
+         ["m.onnx"], line=ONNX_ERROR + r"node 'reshape' \(Reshape\): shape is computed from the image data "
+         r"\(by node 'to_int' \(Cast\)\); the importer needs it constant \(statically resolvable\)"),
+    Case("import-onnx-input-shape",
+         lambda c: c.import_onnx(nodes=onnx_nodes(("Relu", ["x"], ["h"], {})), initializers=ONNX_HEAD,
+                                 inputs=[("x", [1, 1, 28, 28])]),
+         ["m.onnx"], line=ONNX_ERROR + r"graph input 'x' has shape \[1, 1, 28, 28\], expected float32 "
+         r"\[N, 3, 32, 32\] .*"),
+    Case("import-onnx-two-inputs",
+         lambda c: c.import_onnx(nodes=onnx_nodes(("Add", ["x", "x2"], ["h"], {})), initializers=ONNX_HEAD,
+                                 inputs=[("x", [1, 3, 32, 32]), ("x2", [1, 3, 32, 32])]),
+         ["m.onnx"], line=ONNX_ERROR + r"the graph has 2 inputs \(x, x2\), expected one image input .*"),
+    Case("import-onnx-two-outputs",
+         lambda c: c.import_onnx(nodes=onnx_nodes(("Relu", ["x"], ["h"], {}))
+                                 + make_nodes(("Relu", ["y"], ["y2"], {})),
+                                 initializers=ONNX_HEAD, outputs=("y", "y2")),
+         ["m.onnx"], line=ONNX_ERROR + r"the graph has 2 outputs \(y, y2\), expected one output .*"),
+    Case("import-onnx-not-onnx",
+         lambda c: ["import", str(c.file("m.onnx", b"\xff\xfe not a protobuf " * 20)), "-o",
+                    str(c.tmp / IMPORTED)],
+         ["m.onnx"], line=ONNX_ERROR + r"not a valid ONNX file \(.*\)"),
+    Case("import-onnx-normalisation-twice",
+         lambda c: c.import_onnx("--input-mean", "0.5,0.5,0.5",
+                                 nodes=onnx_nodes(("Sub", ["x", "mean"], ["h"], {"name": "norm"})),
+                                 initializers=[("mean", np.full((1, 3, 1, 1), 0.5, np.float32))] + ONNX_HEAD),
+         ["m.onnx"], line=ONNX_ERROR + r"--input-mean/--input-std given, but the graph normalises its input "
+         r"itself \(nodes 'norm'\); drop the options"),
     Case("cli-merge-existing-output",
          lambda c: ["merge", str(c.copy_finished()), str(c.finished)], ["already exists"]),
 ]
@@ -399,6 +508,10 @@ def test_bad_input(case, finished, tmp_path):
     assert re.match(r"aimc( \w+)?: error: ", errors[0]), errors[0]
     for fragment in case.fragments:
         assert fragment in errors[0], (fragment, errors[0])
+    if case.line is not None:
+        assert re.fullmatch(case.line, errors[0]), (case.line, errors[0])
+    # An import error leaves no output file, complete or partial.
+    assert not (tmp_path / IMPORTED).exists() and not (tmp_path / (IMPORTED + ".tmp")).exists()
     # Existing files untouched, no new results file marked complete.
     for p, content in before.items():
         assert after.get(p) == content, f"{p} was modified or removed"

@@ -11,12 +11,12 @@ import numpy as np
 OUT = Path(__file__).resolve().parent / "corpus" / "model"
 
 
-def model(ops, shape=(2, 4, 4), classes=3):
+def model(ops, shape=(2, 4, 4), classes=3, version=1):
     """An HDF5 image of a model with nodes `ops`: (op, inputs, attrs, tensors)."""
     buf = io.BytesIO()
     with h5py.File(buf, "w", libver="earliest") as f:
         f.attrs["format"] = "aimc-model"
-        f.attrs["format_version"] = np.int64(1)
+        f.attrs["format_version"] = np.int64(version)
         f.attrs["name"] = "tiny"
         f.attrs["arch"] = "test"
         f.attrs["input_shape"] = np.array(shape, np.int64)
@@ -65,10 +65,33 @@ SEEDS = {
     ],
 }
 
+# Format version 2 ops (written with format_version 2).
+R2 = np.random.default_rng(2)  # apart from R, so the version 1 seeds keep their bytes
+SEEDS_V2 = {
+    "v2_ops": [
+        ("input", [], {}, {}),
+        ("conv2d", [0], {**k(3, 1, 1), "groups": np.int64(2)}, {"weight": R2.normal(size=(4, 1, 3, 3))}),
+        ("clip", [1], {"min": 0.0, "max": 6.0}, {}),
+        ("leaky_relu", [2], {"alpha": 0.1}, {}),
+        ("pad", [3], {"pads": np.array([1, 1, 0, 0, 0, 1], np.int64), "value": -1.0}, {}),
+        ("slice", [4], {"begin": np.array([0, 1, 0], np.int64), "end": np.array([5, 5, 5], np.int64),
+                        "step": np.array([1, 2, 2], np.int64)}, {}),
+        ("avgpool", [5], {**k(2, 1, 1), "count_include_pad": np.int64(0)}, {}),
+        ("concat", [6, 6, 6], {}, {}),
+        ("global_maxpool", [7], {}, {}),
+        ("flatten", [8], {}, {}),
+        ("linear", [9], {}, {"weight": R2.normal(size=(3, 15))}),
+    ],
+}
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
     for name, ops in SEEDS.items():
         data = model(ops)
+        (OUT / f"{name}.h5").write_bytes(data)
+        (OUT / f"{name}.truncated.h5").write_bytes(data[: len(data) // 2])
+    for name, ops in SEEDS_V2.items():
+        data = model(ops, version=2)
         (OUT / f"{name}.h5").write_bytes(data)
         (OUT / f"{name}.truncated.h5").write_bytes(data[: len(data) // 2])
     bad = list(SEEDS["pool_linear"])

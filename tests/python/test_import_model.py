@@ -1,8 +1,8 @@
-"""Tests for scripts/import_model.py (PyTorch state_dict -> aimc HDF5 model v1).
+"""Tests for scripts/import_model.py (PyTorch state_dict or ONNX graph -> aimc HDF5 model v2).
 
-The golden-logit test interprets the HDF5 graph generically (ops, attributes
-and tensors read from the file, never from the .npz), so passing it shows the
-emitted graph computes the same network as the reference implementation.
+The golden-logit and PyTorch comparisons interpret the HDF5 graph generically
+(aimc_ref.py: ops, attributes and tensors read from the file, never from the
+source), so passing them shows the emitted graph computes the same network.
 
 Real models are looked up in $AIMC_DATA, then <repo>/data, then
 <repo>/../shared/data. Without them those tests skip, unless
@@ -17,6 +17,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from aimc_ref import run_graph  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "import_model.py"
@@ -105,62 +108,6 @@ def save_npz(path, state):
     return path
 
 
-# --- a generic interpreter of the HDF5 graph -------------------------------
-
-
-def conv2d(x, weight, stride, padding):
-    """Cross-correlation on NCHW via strided windows."""
-    k = weight.shape[-1]
-    xpad = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
-    windows = np.lib.stride_tricks.sliding_window_view(xpad, (k, k), axis=(2, 3))[:, :, ::stride, ::stride]
-    return np.tensordot(windows, weight, axes=([1, 4, 5], [1, 2, 3])).transpose(0, 3, 1, 2)
-
-
-def run_graph(path, images):
-    """Logits for uint8 images (N, C, H, W), interpreting every node of the
-    file in float64 from its own attributes and tensors."""
-    with h5py.File(path, "r") as f:
-        mean = np.asarray(f.attrs["input_mean"]).reshape(1, -1, 1, 1)
-        std = np.asarray(f.attrs["input_std"]).reshape(1, -1, 1, 1)
-        x = (images.astype(np.float64) * f.attrs["input_scale"] - mean) / std
-        values = []
-        for key in f["nodes"]:
-            g = f["nodes"][key]
-            op, attrs = g.attrs["op"], g.attrs
-            inputs = [values[i] for i in attrs["inputs"]]
-            t = {name: np.asarray(g[name], dtype=np.float64) for name in g}
-            if op == "input":
-                y = x
-            elif op == "conv2d":
-                assert attrs["kernel"] == t["weight"].shape[-1]
-                y = conv2d(inputs[0], t["weight"], int(attrs["stride"]), int(attrs["padding"]))
-                if "bias" in t:
-                    y = y + t["bias"].reshape(1, -1, 1, 1)
-            elif op == "batchnorm":
-                scale = t["weight"] / np.sqrt(t["running_var"] + attrs["eps"])
-                y = (inputs[0] - t["running_mean"].reshape(1, -1, 1, 1)) * scale.reshape(1, -1, 1, 1)
-                y = y + t["bias"].reshape(1, -1, 1, 1)
-            elif op == "relu":
-                y = np.maximum(inputs[0], 0)
-            elif op == "add":
-                assert inputs[0].shape == inputs[1].shape
-                y = inputs[0] + inputs[1]
-            elif op == "shortcut_a":
-                s = int(attrs["stride"])
-                pad = ((0, 0), (int(attrs["pad_before"]), int(attrs["pad_after"])), (0, 0), (0, 0))
-                y = np.pad(inputs[0][:, :, ::s, ::s], pad)
-            elif op == "global_avgpool":
-                y = inputs[0].mean(axis=(2, 3), keepdims=True)
-            elif op == "linear":
-                y = inputs[0].reshape(len(inputs[0]), -1) @ t["weight"].T
-                if "bias" in t:
-                    y = y + t["bias"]
-            else:
-                raise AssertionError(f"node {key}: op {op!r} not handled by the test interpreter")
-            values.append(y)
-        return values[-1]
-
-
 def read_cifar(path, count):
     """First ``count`` test records as (labels, uint8 images NCHW)."""
     raw = np.fromfile(path, dtype=np.uint8, count=count * CIFAR_RECORD).reshape(count, CIFAR_RECORD)
@@ -185,11 +132,12 @@ def test_resnet20_summary_and_root_attributes(resnet20):
     with h5py.File(out, "r") as f:
         a = f.attrs
         assert a["format"] == "aimc-model"
-        assert a["format_version"] == 1 and a["format_version"].dtype == np.int64
+        assert a["format_version"] == 2 and a["format_version"].dtype == np.int64
+        assert a["source_format"] == "npz"
         assert a["name"] == "resnet20"
         assert a["arch"] == "resnet_cifar"
         assert a["source"] == "resnet20.npz"
-        for key in ("format", "name", "arch", "source"):
+        for key in ("format", "name", "arch", "source", "source_format"):
             assert h5py.check_string_dtype(a.get_id(key).dtype) is not None
         assert a["input_shape"].dtype == np.int64 and list(a["input_shape"]) == [3, 32, 32]
         assert a["num_classes"].dtype == np.int64 and a["num_classes"] == 10
@@ -447,9 +395,9 @@ def test_single_array_npz(tmp_path):
 
 
 def test_unsupported_extension(tmp_path):
-    src, out = tmp_path / "model.onnx", tmp_path / "out.h5"
+    src, out = tmp_path / "model.tflite", tmp_path / "out.h5"
     src.write_bytes(b"x")
-    assert_fails(run_import(src, "-o", out), out, f"{src}: unsupported file type '.onnx'")
+    assert_fails(run_import(src, "-o", out), out, f"{src}: unsupported file type '.tflite'")
 
 
 def test_unknown_arch(tmp_path):
@@ -538,3 +486,415 @@ def test_torch_bad_tensor_shape(torch, tmp_path):
     torch.save(state, src)
     assert_fails(run_import(src, "-o", out), out,
                  "tensor 'layer1.0.conv1.weight' has shape [16, 8, 3, 3], expected [16, 16, 3, 3]")
+
+
+def test_state_dict_rejects_normalisation_options(tmp_path):
+    src = save_npz(tmp_path / "m.npz", synthetic_state(1))
+    out = tmp_path / "out.h5"
+    assert_fails(run_import(src, "-o", out, "--input-mean", "0.5,0.5,0.5"), out,
+                 f"{src}: --input-mean/--input-std apply to .onnx input only")
+
+
+# --- ONNX graphs exported by torch ------------------------------------------------
+
+CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR_STD = (0.2470, 0.2435, 0.2616)
+
+
+def torch_models(torch):
+    """Small CNNs covering the supported ONNX ops; built here so the test needs no model code."""
+    nn, F = torch.nn, torch.nn.functional
+
+    def randomise_bn(module, seed):
+        """Untrained BatchNorm is the identity; random statistics make it count."""
+        gen = torch.Generator().manual_seed(seed)
+        for m in module.modules():
+            if isinstance(m, (nn.BatchNorm2d, nn.BatchNorm1d)):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+                m.running_var.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.weight.data.copy_(torch.rand(m.num_features, generator=gen) + 0.5)
+                m.bias.data.copy_(torch.randn(m.num_features, generator=gen) * 0.1)
+
+    class Vgg(nn.Module):
+        """conv-bn-relu / maxpool stages, Flatten, Linear-ReLU-Dropout-Linear (two Gemms)."""
+
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(
+                nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                nn.Conv2d(8, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU(),
+                nn.MaxPool2d(3, stride=2, padding=1))
+            self.classifier = nn.Sequential(
+                nn.Flatten(), nn.Linear(16 * 8 * 8, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 10))
+
+        def forward(self, x):
+            return self.classifier(self.features(x))
+
+    class Mobile(nn.Module):
+        """Depthwise conv + ReLU6, a Concat of two branches, LeakyRelu, AvgPool without padding
+        counted, a global max (ReduceMax), BatchNorm1d and a MatMul + Add classifier."""
+
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 12, 3, stride=2, padding=1)
+            self.dw = nn.Conv2d(12, 12, 3, padding=1, groups=12, bias=False)
+            self.dw_bn = nn.BatchNorm2d(12)
+            self.pw = nn.Conv2d(12, 8, 1)
+            self.grouped = nn.Conv2d(12, 8, 3, padding=1, groups=4)
+            self.bn1d = nn.BatchNorm1d(16)
+            self.weight = nn.Parameter(torch.randn(16, 10) / 4)
+            self.bias = nn.Parameter(torch.randn(10))
+
+        def forward(self, x):
+            x = self.stem(x)
+            y = F.relu6(self.dw_bn(self.dw(x)))
+            x = torch.cat([self.pw(y), self.grouped(x)], dim=1)
+            x = F.leaky_relu(x, 0.1)
+            x = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False)
+            x = x.amax(dim=(2, 3))
+            return self.bn1d(x) @ self.weight + self.bias
+
+    class Block(nn.Module):
+        """akamaster's BasicBlock with the option-A shortcut (LambdaLayer)."""
+
+        def __init__(self, cin, planes, stride):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, planes, 3, stride, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.pad = planes // 4 if stride != 1 or cin != planes else None
+
+        def forward(self, x):
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            p = self.pad
+            shortcut = x if p is None else F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, p, p), "constant", 0)
+            return F.relu(out + shortcut)
+
+    class ResNet(nn.Module):
+        """Input normalisation in the graph, option-A shortcuts, avg_pool2d over the whole map,
+        x.view(x.size(0), -1) and a Linear."""
+
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("mean", torch.tensor(CIFAR_MEAN).view(1, 3, 1, 1))
+            self.register_buffer("std", torch.tensor(CIFAR_STD).view(1, 3, 1, 1))
+            self.conv1 = nn.Conv2d(3, 8, 3, 1, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(8)
+            self.layer1 = Block(8, 8, 1)
+            self.layer2 = Block(8, 16, 2)
+            self.linear = nn.Linear(16, 10)
+
+        def forward(self, x):
+            x = (x - self.mean) / self.std
+            out = F.relu(self.bn1(self.conv1(x)))
+            out = self.layer2(self.layer1(out))
+            out = F.avg_pool2d(out, 16)
+            return self.linear(out.view(out.size(0), -1))
+
+    models = {"vgg": Vgg(), "mobile": Mobile(), "resnet": ResNet()}
+    for seed, model in enumerate(models.values()):
+        randomise_bn(model, seed)
+        model.eval()
+    return models
+
+
+@pytest.fixture(scope="module")
+def onnx_setup():
+    """torch (imported once, it is slow to load) and the models, from a fixed seed."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    return torch, torch_models(torch)
+
+
+def export(torch, model, path, opset, dynamic, batch=2):
+    """torch.onnx.export with a fixed batch of ``batch`` or a dynamic batch axis. In eval mode
+    torch folds each BatchNorm2d that follows a Conv into the Conv's weights and bias."""
+    axes = {"x": {0: "N"}, "y": {0: "N"}} if dynamic else None
+    torch.onnx.export(model, torch.zeros(batch, 3, 32, 32), str(path), opset_version=opset,
+                      input_names=["x"], output_names=["y"], dynamic_axes=axes)
+    return path
+
+
+def random_images(count, seed=5):
+    return np.random.default_rng(seed).integers(0, 256, (count, 3, 32, 32), dtype=np.uint8)
+
+
+def torch_logits(torch, model, images):
+    """The model on ToTensor's input, pixel / 255."""
+    with torch.no_grad():
+        return model(torch.from_numpy(images.astype(np.float32) / 255)).double().numpy()
+
+
+def assert_matches_torch(torch, model, out, count=4):
+    images = random_images(count)
+    expected = torch_logits(torch, model, images)
+    got = run_graph(out, images)
+    assert got.shape == expected.shape
+    rel = np.abs(got - expected).max() / np.abs(expected).max()
+    assert rel < 1e-4, rel
+
+
+def graph_ops(path):
+    with h5py.File(path, "r") as f:
+        return [f["nodes"][k].attrs["op"] for k in f["nodes"]]
+
+
+def node_attrs(path, op):
+    """Attributes of every node with this op, in order."""
+    with h5py.File(path, "r") as f:
+        return [dict(f["nodes"][k].attrs) for k in f["nodes"] if f["nodes"][k].attrs["op"] == op]
+
+
+@pytest.mark.parametrize("opset,dynamic", [(11, False), (11, True), (13, False), (13, True), (17, False), (17, True)])
+def test_onnx_resnet_option_a(onnx_setup, opset, dynamic, tmp_path):
+    torch, models = onnx_setup
+    src = export(torch, models["resnet"], tmp_path / "res.onnx", opset, dynamic)
+    out = tmp_path / "res.h5"
+    line = import_ok(src, out)
+    assert line.startswith("imported res (6 layers, ") and line.endswith(f" parameters) from {src} to {out}")
+    with h5py.File(out, "r") as f:
+        a = f.attrs
+        assert (a["format_version"], a["source_format"], a["arch"], a["source"]) == (2, "onnx", "onnx", "res.onnx")
+        assert list(a["input_shape"]) == [3, 32, 32] and a["num_classes"] == 10 and a["input_scale"] == 1 / 255
+        # The leading Sub/Div are folded into the input normalisation (float32 constants).
+        assert np.allclose(a["input_mean"], CIFAR_MEAN, rtol=1e-6)
+        assert np.allclose(a["input_std"], CIFAR_STD, rtol=1e-6)
+    assert graph_ops(out) == ["input", "conv2d", "relu", "conv2d", "relu", "conv2d", "add", "relu",
+                              "conv2d", "relu", "conv2d", "slice", "slice", "pad", "add", "relu", "avgpool", "linear"]
+    (pad,) = node_attrs(out, "pad")
+    assert list(pad["pads"]) == [4, 0, 0, 4, 0, 0] and pad["value"] == 0.0
+    steps = [list(s["step"]) for s in node_attrs(out, "slice")]
+    assert sorted(steps) == [[1, 1, 2], [1, 2, 1]]
+    (avg,) = node_attrs(out, "avgpool")
+    assert (avg["kernel"], avg["stride"], avg["padding"]) == (16, 16, 0)
+    assert_matches_torch(torch, models["resnet"], out)
+
+
+@pytest.mark.parametrize("opset,dynamic", [(11, True), (13, False), (17, True)])
+def test_onnx_vgg_maxpool_two_gemms(onnx_setup, opset, dynamic, tmp_path):
+    torch, models = onnx_setup
+    src = export(torch, models["vgg"], tmp_path / "vgg.onnx", opset, dynamic)
+    out = tmp_path / "vgg.h5"
+    import_ok(src, out, "--name", "tiny-vgg")
+    with h5py.File(out, "r") as f:
+        assert f.attrs["name"] == "tiny-vgg"
+        assert list(f.attrs["input_mean"]) == [0, 0, 0] and list(f.attrs["input_std"]) == [1, 1, 1]
+    # Dropout vanishes.
+    assert graph_ops(out) == ["input", "conv2d", "relu", "maxpool", "conv2d", "relu", "maxpool", "flatten", "linear",
+                              "relu", "linear"]
+    pools = node_attrs(out, "maxpool")
+    assert [(p["kernel"], p["stride"], p["padding"]) for p in pools] == [(2, 2, 0), (3, 2, 1)]
+    assert_matches_torch(torch, models["vgg"], out)
+
+
+@pytest.mark.parametrize("opset,dynamic", [(11, False), (13, True), (17, False)])
+def test_onnx_depthwise_concat_matmul(onnx_setup, opset, dynamic, tmp_path):
+    torch, models = onnx_setup
+    src = export(torch, models["mobile"], tmp_path / "mobile.onnx", opset, dynamic)
+    out = tmp_path / "mobile.h5"
+    import_ok(src, out)
+    # torch writes ReLU6 as Relu then Clip(0, 6), amax over H, W as ReduceMax.
+    assert graph_ops(out) == ["input", "conv2d", "conv2d", "relu", "clip", "conv2d", "conv2d", "concat",
+                              "leaky_relu", "avgpool", "global_maxpool", "batchnorm", "linear"]
+    convs = node_attrs(out, "conv2d")
+    assert [c.get("groups", 1) for c in convs] == [1, 12, 1, 4]
+    (clip,) = node_attrs(out, "clip")
+    assert (clip["min"], clip["max"]) == (0.0, 6.0)
+    (leaky,) = node_attrs(out, "leaky_relu")
+    assert abs(leaky["alpha"] - 0.1) < 1e-7
+    (avg,) = node_attrs(out, "avgpool")
+    assert (avg["kernel"], avg["stride"], avg["padding"], avg["count_include_pad"]) == (3, 2, 1, 0)
+    with h5py.File(out, "r") as f:
+        linear = f["nodes"][list(f["nodes"])[-1]]
+        # MatMul's [F, O] weight is stored [O, F]; the Add after it is the bias.
+        assert linear["weight"].shape == (10, 16) and linear["bias"].shape == (10,)
+    assert_matches_torch(torch, models["mobile"], out)
+
+
+def test_onnx_normalisation_options(onnx_setup, tmp_path):
+    """A graph that expects normalised input: the options give mean and std."""
+    torch, models = onnx_setup
+    src = export(torch, models["vgg"], tmp_path / "vgg.onnx", 13, False)
+    out = tmp_path / "vgg.h5"
+    import_ok(src, out, "--input-mean", "0.5,0.25,0.125", "--input-std", "2,4,8")
+    with h5py.File(out, "r") as f:
+        assert list(f.attrs["input_mean"]) == [0.5, 0.25, 0.125] and list(f.attrs["input_std"]) == [2, 4, 8]
+    images = random_images(2)
+    x = (images / 255 - np.array([0.5, 0.25, 0.125]).reshape(1, 3, 1, 1)) / np.array([2, 4, 8]).reshape(1, 3, 1, 1)
+    with torch.no_grad():
+        expected = models["vgg"](torch.from_numpy(x.astype(np.float32))).double().numpy()
+    got = run_graph(out, images)
+    assert np.abs(got - expected).max() / np.abs(expected).max() < 1e-4
+
+
+def test_onnx_normalisation_twice_is_an_error(onnx_setup, tmp_path):
+    torch, models = onnx_setup
+    src = export(torch, models["resnet"], tmp_path / "res.onnx", 13, False)
+    out = tmp_path / "res.h5"
+    assert_fails(run_import(src, "-o", out, "--input-std", "1,1,1"), out,
+                 f"{src}: --input-mean/--input-std given, but the graph normalises its input itself")
+
+
+# --- ONNX graphs written with onnx.helper (error paths; fast) ----------------------
+
+
+def onnx_graph(path, nodes, initializers=(), input_shape=(1, 3, 32, 32), outputs=("y",), inputs=("x",), opset=13):
+    """Save a small ONNX model whose first input is ``x``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(input_shape)) for name in inputs],
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, 10]) for name in outputs],
+        [numpy_helper.from_array(np.asarray(v), name) for name, v in initializers])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
+    return path
+
+
+def head(helper, start):
+    """GlobalAveragePool, Flatten and a Gemm to 10 classes from ``start`` (3 channels)."""
+    return [helper.make_node("GlobalAveragePool", [start], ["g"]),
+            helper.make_node("Flatten", ["g"], ["f"]),
+            helper.make_node("Gemm", ["f", "W", "b"], ["y"], transB=1)]
+
+
+HEAD_WEIGHTS = [("W", np.ones((10, 3), np.float32)), ("b", np.zeros(10, np.float32))]
+
+
+def test_onnx_minimal_graph_and_unused_shape(tmp_path):
+    """A helper-made graph: pooling and a Gemm on a 1x1 map need no flatten node."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+    src = onnx_graph(tmp_path / "m.onnx", head(helper, "x"), HEAD_WEIGHTS)
+    out = tmp_path / "m.h5"
+    assert import_ok(src, out) == f"imported m (1 layers, 40 parameters) from {src} to {out}"
+    assert graph_ops(out) == ["input", "global_avgpool", "linear"]
+    images = random_images(2)
+    expected = (images / 255).mean(axis=(2, 3)).sum(axis=1, keepdims=True) * np.ones((1, 10))
+    assert np.allclose(run_graph(out, images), expected)
+
+
+def test_onnx_global_max_pool_and_batchnorm(tmp_path):
+    """GlobalMaxPool, BatchNormalization and a Clip with attribute bounds (opset 10) from
+    onnx.helper (torch folds BatchNorm into the Conv before it)."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+    rng = np.random.default_rng(0)
+    bn = [(n, rng.uniform(0.5, 1.5, 3).astype(np.float32)) for n in ("scale", "beta", "mu", "var")]
+    nodes = [helper.make_node("BatchNormalization", ["x", "scale", "beta", "mu", "var"], ["n"], epsilon=1e-3),
+             helper.make_node("Clip", ["n"], ["c"], min=0.5, max=1.0),
+             helper.make_node("GlobalMaxPool", ["c"], ["g"]),
+             helper.make_node("Flatten", ["g"], ["f"]),
+             helper.make_node("Gemm", ["f", "W", "b"], ["y"], transB=1)]
+    src = onnx_graph(tmp_path / "m.onnx", nodes, bn + HEAD_WEIGHTS, opset=10)
+    out = tmp_path / "m.h5"
+    import_ok(src, out)
+    assert graph_ops(out) == ["input", "batchnorm", "clip", "global_maxpool", "linear"]
+    images = random_images(2)
+    p = {n: v.astype(np.float64).reshape(1, 3, 1, 1) for n, v in bn}
+    x = (images / 255 - p["mu"]) / np.sqrt(p["var"] + 1e-3) * p["scale"] + p["beta"]
+    expected = np.clip(x, 0.5, 1.0).max(axis=(2, 3)).sum(axis=1, keepdims=True) * np.ones((1, 10))
+    assert np.allclose(run_graph(out, images), expected, rtol=1e-6)
+
+
+def test_onnx_unsupported_op(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import helper
+    src = onnx_graph(tmp_path / "m.onnx", [helper.make_node("Sigmoid", ["x"], ["s"], name="gate")]
+                     + head(helper, "s"), HEAD_WEIGHTS)
+    out = tmp_path / "m.h5"
+    assert_fails(run_import(src, "-o", out), out, f"{src}: node 'gate' (Sigmoid): unsupported op Sigmoid; "
+                 "supported ops: Add, AveragePool, BatchNormalization,")
+
+
+def test_onnx_conv_dilation(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import helper
+    conv = helper.make_node("Conv", ["x", "w"], ["c"], dilations=[2, 2], pads=[2, 2, 2, 2])
+    src = onnx_graph(tmp_path / "m.onnx", [conv] + head(helper, "c"),
+                     [("w", np.ones((3, 3, 3, 3), np.float32))] + HEAD_WEIGHTS)
+    out = tmp_path / "m.h5"
+    assert_fails(run_import(src, "-o", out), out,
+                 f"{src}: node 'Conv_0' (Conv, dilations=[2, 2], pads=[2, 2, 2, 2]): dilations [2, 2]: "
+                 "only dilation 1 is supported")
+
+
+def test_onnx_not_an_onnx_file(tmp_path):
+    src, out = tmp_path / "m.onnx", tmp_path / "m.h5"
+    src.write_bytes(b"\xff\xfe garbage " * 20)
+    assert_fails(run_import(src, "-o", out), out, f"{src}: not a valid ONNX file")
+
+
+def test_onnx_arch_option_is_an_error(tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import helper
+    src = onnx_graph(tmp_path / "m.onnx", head(helper, "x"), HEAD_WEIGHTS)
+    out = tmp_path / "m.h5"
+    assert_fails(run_import(src, "-o", out, "--arch", "resnet_cifar"), out,
+                 f"{src}: --arch applies to state_dict input only")
+
+
+def test_onnx_opset9_conv_bias_add_pad_slice(tmp_path):
+    """Opset 9 forms (Pad's pads/value and Slice's starts/ends/axes as attributes), and a
+    constant Add after a bias-free Conv fused into its bias."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+    weight = (2 * np.eye(3, dtype=np.float32)).reshape(3, 3, 1, 1)
+    offset = np.array([0.1, -0.2, 0.3], np.float32).reshape(1, 3, 1, 1)
+    nodes = [helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[1, 1]),
+             helper.make_node("Add", ["c", "offset"], ["a"]),
+             helper.make_node("Pad", ["a"], ["p"], pads=[0, 1, 2, 0, 0, 0, 1, 3], value=0.5),
+             helper.make_node("Slice", ["p"], ["s"], starts=[1, -30], ends=[4, 100], axes=[1, 3])]
+    src = onnx_graph(tmp_path / "m.onnx", nodes + head(helper, "s"),
+                     [("w", weight), ("offset", offset)] + HEAD_WEIGHTS, opset=9)
+    out = tmp_path / "m.h5"
+    import_ok(src, out)
+    assert graph_ops(out) == ["input", "conv2d", "pad", "slice", "global_avgpool", "linear"]
+    (pad,) = node_attrs(out, "pad")
+    assert list(pad["pads"]) == [1, 2, 0, 0, 1, 3] and pad["value"] == 0.5
+    (sl,) = node_attrs(out, "slice")
+    assert (list(sl["begin"]), list(sl["end"]), list(sl["step"])) == ([1, 0, 5], [4, 35, 35], [1, 1, 1])
+    images = random_images(2)
+    x = 2 * (images / 255) + offset
+    x = np.pad(x, ((0, 0), (1, 0), (2, 1), (0, 3)), constant_values=0.5)[:, 1:4, :, 5:]
+    expected = x.mean(axis=(2, 3)).sum(axis=1, keepdims=True) * np.ones((1, 10))
+    assert np.allclose(run_graph(out, images), expected, rtol=1e-6)
+
+
+def test_onnx_batch_arithmetic_in_reshape(tmp_path):
+    """Reshape to [2N, -1] with a dynamic batch: the batch size N is symbolic, so the importer
+    cannot resolve it and says so."""
+    pytest.importorskip("onnx")
+    from onnx import helper
+    nodes = [helper.make_node("Shape", ["x"], ["s"]),
+             helper.make_node("Gather", ["s", "zero"], ["n"], axis=0),
+             helper.make_node("Mul", ["n", "two"], ["n2"]),
+             helper.make_node("Unsqueeze", ["n2", "axis"], ["n2v"]),
+             helper.make_node("Concat", ["n2v", "minus_one"], ["target"], axis=0),
+             helper.make_node("Reshape", ["x", "target"], ["r"], name="view"),
+             helper.make_node("Gemm", ["r", "W2", "b"], ["y"], transB=1)]
+    inits = [("zero", np.array(0)), ("two", np.array(2)), ("axis", np.array([0])), ("minus_one", np.array([-1])),
+             ("W2", np.ones((10, 1536), np.float32)), HEAD_WEIGHTS[1]]
+    src = onnx_graph(tmp_path / "m.onnx", nodes, inits, input_shape=("N", 3, 32, 32))
+    out = tmp_path / "m.h5"
+    assert_fails(run_import(src, "-o", out), out,
+                 f"{src}: node 'view' (Reshape): cannot resolve target shape ",
+                 "expected the batch dimension N first (input [N, 3, 32, 32]); "
+                 "it holds arithmetic on the symbolic batch size N")
+
+
+@pytest.mark.parametrize("option,value,message", [
+    ("--input-std", "0,1,1", "--input-std '0,1,1': expected 3 comma-separated positive finite numbers"),
+    ("--input-mean", "0.5,0.5", "--input-mean '0.5,0.5': expected 3 comma-separated finite numbers"),
+    ("--input-mean", "a,b,c", "--input-mean 'a,b,c': expected 3 comma-separated finite numbers"),
+])
+def test_onnx_bad_normalisation_option(option, value, message, tmp_path):
+    pytest.importorskip("onnx")
+    from onnx import helper
+    src = onnx_graph(tmp_path / "m.onnx", head(helper, "x"), HEAD_WEIGHTS)
+    out = tmp_path / "m.h5"
+    assert_fails(run_import(src, "-o", out, option, value), out, f"{src}: {message}")
