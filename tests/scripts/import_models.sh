@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# CTest fixture: imports the pretrained CIFAR-10 ResNets with `aimc import`.
-# Usage: import_models.sh AIMC_BIN MODELS_IN_DIR OUT_DIR. Exits 77 (skipped) when the models are
+# CTest fixture: imports the pretrained CIFAR-10 ResNets and the repository's own ONNX networks
+# (models/*.onnx) with `aimc import`.
+# Usage: import_models.sh AIMC_BIN MODELS_IN_DIR OUT_DIR [REPO_MODELS_DIR]. Exits 77 (skipped) when the models are
 # absent, unless AIMC_REQUIRE_DATA=1, where that is a failure.
 set -euo pipefail
-aimc=$1 in_dir=$2 out_dir=$3
+aimc=$1 in_dir=$2 out_dir=$3 repo_models=${4:-}
 mkdir -p "$out_dir"
 for m in resnet20 resnet32 resnet44; do
   if [[ ! -f "$in_dir/$m.npz" ]]; then
@@ -16,3 +17,10 @@ for m in resnet20 resnet32 resnet44; do
   fi
   "$aimc" import "$in_dir/$m.npz" -o "$out_dir/$m.h5"
 done
+if [[ -n "$repo_models" ]]; then
+  for m in "$repo_models"/*.onnx; do
+    [[ -e "$m" ]] || continue
+    name=$(basename "$m" .onnx)
+    "$aimc" import "$m" -o "$out_dir/$name.h5"
+  done
+fi
