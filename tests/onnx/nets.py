@@ -11,7 +11,6 @@ Usable as a script for a look at the graphs: /usr/bin/python3 tests/onnx/nets.py
 trains and exports every net into OUT_DIR and prints each one's ONNX operators.
 """
 
-import re
 import sys
 import time
 from dataclasses import dataclass
@@ -21,6 +20,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+import pytorch_resnet  # noqa: E402  (the akamaster ResNet and its .npz loader)
 
 RECORD_BYTES = 1 + 3 * 32 * 32
 CIFAR_MEAN = (0.4914, 0.4822, 0.4465)
@@ -179,69 +181,31 @@ class MLPHead(nn.Module):
         return self.head(self.features(self.norm(x)))
 
 
-class AkamasterBlock(nn.Module):
-    """akamaster's BasicBlock with option-A shortcuts, written as in his resnet.py (the
-    subsample-and-pad shortcut exports as Slice and Pad)."""
-
-    def __init__(self, in_planes, planes, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.downsample = stride != 1 or in_planes != planes
-        self.pad = planes // 4
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        shortcut = x
-        if self.downsample:
-            shortcut = F.pad(x[:, :, ::2, ::2], (0, 0, 0, 0, self.pad, self.pad), "constant", 0)
-        return F.relu(out + shortcut)
-
-
 class AkamasterResNet(nn.Module):
-    """akamaster's CIFAR ResNet (16/32/64 channels, n blocks per stage), with his final
-    F.avg_pool2d(out, out.size()[3]), behind its ImageNet-statistics normalisation."""
+    """akamaster's CIFAR ResNet as benchmarks/pytorch_resnet.py builds it (option-A shortcuts,
+    which export as Slice and Pad), behind its ImageNet-statistics normalisation and with his
+    final F.avg_pool2d(out, out.size()[3]), which exports as AveragePool and Reshape."""
 
-    def __init__(self, blocks_per_stage, num_classes=10):
+    def __init__(self, resnet):
         super().__init__()
         self.norm = Normalize(IMAGENET_MEAN, IMAGENET_STD)
-        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(16)
-        in_planes = 16
-        for index, (planes, stride) in enumerate([(16, 1), (32, 2), (64, 2)], start=1):
-            blocks = []
-            for b in range(blocks_per_stage):
-                blocks.append(AkamasterBlock(in_planes, planes, stride if b == 0 else 1))
-                in_planes = planes
-            setattr(self, f"layer{index}", nn.Sequential(*blocks))
-        self.linear = nn.Linear(64, num_classes)
+        self.resnet = resnet
 
     def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(self.norm(x))))
-        out = self.layer3(self.layer2(self.layer1(out)))
+        r = self.resnet
+        out = F.relu(r.bn1(r.conv1(self.norm(x))))
+        out = r.layer3(r.layer2(r.layer1(out)))
         # akamaster writes out.size()[3]; under the ONNX tracer that is a tensor, which
         # avg_pool2d refuses as a kernel size, so it is taken as the int it is (8).
         out = F.avg_pool2d(out, int(out.size()[3]))
-        return self.linear(out.view(out.size(0), -1))
+        return r.linear(out.view(out.size(0), -1))
 
 
 def load_akamaster(npz_path):
-    """akamaster's ResNet from a state_dict saved as numpy arrays (data/models/resnet20.npz)."""
-    with np.load(npz_path) as npz:
-        state = {name: torch.from_numpy(np.ascontiguousarray(npz[name])) for name in npz.files}
-    blocks = {int(m.group(1)) for name in state if (m := re.match(r"layer1\.(\d+)\.", name))}
-    model = AkamasterResNet(len(blocks), num_classes=state["linear.weight"].shape[0])
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    # The normalisation's buffers are this file's, not the state_dict's; a saved state_dict may
-    # omit BN's step counter, which inference never reads.
-    missing = [k for k in missing if not k.startswith("norm.") and
-               not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise ValueError(f"{npz_path}: missing tensors {missing}, unexpected {unexpected}")
-    return model.eval()
+    """akamaster's ResNet from a state_dict saved as numpy arrays (data/models/resnet20.npz),
+    loaded by the PyTorch reference of `aimc bench`."""
+    resnet, _ = pytorch_resnet.load_model(npz_path)
+    return AkamasterResNet(resnet).eval()
 
 
 @dataclass(frozen=True)
