@@ -1,5 +1,6 @@
 #include "app/eval.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "app/common.hpp"
@@ -31,10 +32,16 @@ std::string evaluate_model(EvalRequest request, const experiment::MpiSession& mp
   const network::Network net(model, request.inference);
   std::unique_ptr<network::MatmulBackend> backend;
   std::unique_ptr<network::AnalogChip> chip;
+  network::ImageSet training;  // calibration and recalibration images; outlives the chip
   if (on_chip) {
     chip = std::make_unique<network::AnalogChip>(net, chip_params, model.name, request.seed,
                                                  request.chip_index);
-    chip->calibrate(io::read_cifar10_train(data_dir, chip_params.calibration_images));
+    training = io::read_cifar10_train(
+        data_dir, hardware::recalibrates(chip_params.drift_compensation)
+                      ? std::max(chip_params.calibration_images, chip_params.recalibration_images)
+                      : chip_params.calibration_images);
+    chip->calibrate(training);
+    chip->set_recalibration_images(training);
     chip->set_time(request.t_inference);
   } else {
     backend = std::make_unique<network::IdealBackend>();

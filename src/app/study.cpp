@@ -35,9 +35,13 @@ int run_study(const StudyRequest& request, const experiment::MpiSession& mpi) {
   } catch (const Error& e) {
     throw Error(experiment_path + ": " + e.what());
   }
+  // The training images: calibration and recalibration each take the first ones they need.
   int calibration_count = 1;
-  for (const experiment::SweepPoint& p : plan.points)
+  for (const experiment::SweepPoint& p : plan.points) {
     calibration_count = std::max(calibration_count, p.chip.calibration_images);
+    if (hardware::recalibrates(p.chip.drift_compensation))
+      calibration_count = std::max(calibration_count, p.chip.recalibration_images);
+  }
   const network::ImageSet calibration = io::read_cifar10_train(data_dir, calibration_count);
 
   const ThreadLimit limit(request.threads);

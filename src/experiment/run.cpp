@@ -94,6 +94,7 @@ class UnitRunner {
         chip = std::make_unique<network::AnalogChip>(net_, sp.chip, model_.name, plan_.params.seed,
                                                      static_cast<std::uint64_t>(chip_index));
         calibrate(*chip);
+        chip->set_recalibration_images(calibration_images_, ideal_stats_);
         programmed_as = &sp.chip_text;
       }
       chip->set_time(sp.t_inference_s);
@@ -194,6 +195,9 @@ class UnitRunner {
   const network::ImageSet& calibration_images_;
   network::Network net_;
   std::map<std::string, network::AnalogChip::Calibration> calibrations_;
+  // The adabs target: the float network's statistics on the recalibration images, per count.
+  std::shared_ptr<network::IdealStatsCache> ideal_stats_ =
+      std::make_shared<network::IdealStatsCache>();
 };
 
 // Rank 0: owns the queue of units and the results file, and answers the other ranks between its

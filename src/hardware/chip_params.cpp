@@ -42,7 +42,9 @@ const std::pair<LastLayer, const char*> k_last_layers[] = {{LastLayer::analog, "
 const std::pair<DriftCompensation, const char*> k_compensations[] = {
     {DriftCompensation::none, "none"},
     {DriftCompensation::global, "global"},
-    {DriftCompensation::per_column, "per_column"}};
+    {DriftCompensation::per_column, "per_column"},
+    {DriftCompensation::adabs, "adabs"},
+    {DriftCompensation::affine, "affine"}};
 
 }  // namespace
 
@@ -155,10 +157,12 @@ const KeyTable<ChipParams>& chip_keys() {
                             "of the stuck devices, the share at g_max"));
     k.push_back(enum_key<P>(
         "drift.compensation", AIMC_MEMBER(drift_compensation),
-        {DriftCompensation::none, DriftCompensation::global, DriftCompensation::per_column},
+        {DriftCompensation::none, DriftCompensation::global, DriftCompensation::per_column,
+         DriftCompensation::adabs, DriftCompensation::affine},
         name_of, read,
-        "drift compensation from a reference readout: one alpha per tile (global) "
-        "or per column"));
+        "drift compensation from a reference readout: one alpha per tile (global) or per column; "
+        "or recalibration from training images to the float network's (adabs) or the fresh "
+        "chip's (affine) output statistics"));
     k.push_back(enum_key<P>("drift.readout", AIMC_MEMBER(compensation_readout),
                             {CompensationReadout::chip, CompensationReadout::aihwkit}, name_of,
                             read,
@@ -166,6 +170,10 @@ const KeyTable<ChipParams>& chip_keys() {
                             "ADC (chip), or aihwkit's one-hot inputs"));
     k.push_back(int_key<P>("drift.readout_vectors", AIMC_MEMBER(compensation_vectors), 1, 4096, "",
                            read, "input vectors of the chip readout's pattern"));
+    // At most the CIFAR-10 training split's 50,000 images.
+    k.push_back(int_key<P>("drift.recalibration_images", AIMC_MEMBER(recalibration_images), 1,
+                           50000, "", read,
+                           "training images that adabs and affine recalibrate on, per read"));
     k.push_back(int_key<P>("calibration.images", AIMC_MEMBER(calibration_images), 1, 50000, "",
                            calibrate, "training images that calibrate the DAC and ADC ranges"));
     lift_into(k, perf_keys(), AIMC_MEMBER(perf));

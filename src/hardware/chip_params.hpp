@@ -23,8 +23,16 @@ enum class ReadNoiseMode { per_evaluation, per_mvm };
 enum class WeightScaling { per_column, per_tile };
 // Drift compensation (aihwkit GlobalDriftCompensation; Joshi et al. 2020): a readout of a fixed
 // input at programming time and at t gives α = ref / now, applied digitally per tile (global) or
-// per column (hardware/drift_compensation.hpp).
-enum class DriftCompensation { none, global, per_column };
+// per column (hardware/drift_compensation.hpp). Or recalibration at t from training images driven
+// through the chip, a per-column gain and offset in the local digital unit
+// (network/recalibration.hpp): adabs (the statistics of the float network on those images,
+// Joshi et al. 2020's adaptive batch-norm statistics) or affine (those of the same chip right
+// after programming).
+enum class DriftCompensation { none, global, per_column, adabs, affine };
+// Whether `m` recalibrates from images (adabs, affine) rather than from a fixed readout.
+inline bool recalibrates(DriftCompensation m) {
+  return m == DriftCompensation::adabs || m == DriftCompensation::affine;
+}
 // The readout that compensation compares (hardware/drift_compensation.hpp, docs/chip.md):
 //  - chip: a fixed pattern of random-sign inputs at a calibrated amplitude, through the DAC, the
 //    noisy crossbar and the ADC, as the chip itself can read; the reference is read right after
@@ -124,6 +132,10 @@ struct ChipParams {
   int compensation_vectors = 32;
   // Training images used to calibrate the DAC and ADC ranges.
   int calibration_images = 64;
+  // Training images driven through the chip at each read time by drift.compensation = adabs or
+  // affine (the first ones of the training split; disjoint from the test images). The default
+  // comes from the measured accuracy-versus-images curve (docs/chip.md, "Recalibration").
+  int recalibration_images = 256;
   // Throughput and energy model ([perf]; hardware/perf_model.hpp).
   PerfParams perf;
   void validate() const;

@@ -96,6 +96,9 @@ std::vector<float> drift_compensation_factors(DriftCompensation mode,
   std::vector<float> alpha(now.size(), 1.0F);
   switch (mode) {
     case DriftCompensation::none:
+    // Recalibration corrects in the local digital unit after the tile sum, not per tile.
+    case DriftCompensation::adabs:
+    case DriftCompensation::affine:
       break;
     case DriftCompensation::global: {
       // Column by column: this order fixes the rounding.

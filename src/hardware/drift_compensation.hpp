@@ -50,7 +50,8 @@ std::vector<double> compensation_readout(const AnalogTile& tile, const ChipParam
                                          float amplitude, const StreamKey& noise_key);
 
 // The factors α of one tile's columns from its two readouts: 1 (none); one α for the tile, the
-// ratio of the readouts summed over its columns (global); or one per column (per_column). Where a
+// ratio of the readouts summed over its columns (global); or one per column (per_column); 1 for
+// the recalibrating modes (adabs, affine: network/recalibration.hpp). Where a
 // readout at t is not positive (nothing left to compensate), α = 1.
 std::vector<float> drift_compensation_factors(DriftCompensation mode,
                                               const std::vector<double>& reference,

@@ -37,6 +37,7 @@ AnalogChip::AnalogChip(const Network& net, const hardware::ChipParams& params,
     layer_tiles_[blk.layer].push_back(static_cast<int>(b));
   }
   dac_.assign(net.dense_layers().size(), hardware::Dac(params_.converters.dac_bits, 1.0F));
+  correction_.resize(net.dense_layers().size());
   readout_amplitude_.assign(tiles_.size(), 1.0F);
   reference_readout_.resize(tiles_.size());
   // The compensation reference needs the converter ranges, so it is taken once they are known
@@ -90,11 +91,19 @@ void AnalogChip::take_reference_readouts() {
 }
 
 void AnalogChip::set_time(double t_inference_s) {
-  const bool compensate = params_.drift_compensation != hardware::DriftCompensation::none;
-  if (compensate && !calibrated_)
-    throw Error(
-        "drift compensation needs the chip's converter ranges: calibrate() or apply() a "
-        "calibration before set_time()");
+  if (params_.drift_compensation != hardware::DriftCompensation::none && !calibrated_)
+    throw Error(std::string("drift.compensation = ") + name_of(params_.drift_compensation) +
+                " needs the chip's converter ranges: calibrate() or apply() a calibration before "
+                "set_time()");
+  read_at(t_inference_s);
+  if (hardware::recalibrates(params_.drift_compensation)) recalibrate();
+}
+
+void AnalogChip::read_at(double t_inference_s) {
+  const bool compensate = params_.drift_compensation == hardware::DriftCompensation::global ||
+                          params_.drift_compensation == hardware::DriftCompensation::per_column;
+  correction_.assign(net_->dense_layers().size(), ColumnCorrection{});
+  recalibrated_ = !hardware::recalibrates(params_.drift_compensation);
   t_inference_s_ = t_inference_s;
   occasion_ = read_occasion(t_inference_s);
   for (std::size_t t = 0; t < tiles_.size(); ++t) {
@@ -301,6 +310,8 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
     gemm_strips(x, layer.weight.data(), out, y, ld_y);
     return;
   }
+  if (!recalibrated_)
+    throw Error("internal: a recalibrating chip read before set_time() recalibrated it");
   for (int j = 0; j < out; ++j)
     std::fill_n(y + j * ld_y, rows_x, 0.0F);
   const float x_range = dac_[layer.index].range();
@@ -360,6 +371,17 @@ void AnalogChip::matmul(const DenseLayer& layer, const StripRows& x, float* y, s
         for (std::int64_t r = 0; r < rows_x; ++r)
           yj[r] += adc_j.apply(zj[r]) * gain;
     }
+  }
+  // Recalibration: the local digital unit's per-column gain and offset, on the layer's sum over
+  // its tiles.
+  const ColumnCorrection& c = correction_[layer.index];
+  if (c.gain.empty()) return;
+  for (int j = 0; j < out; ++j) {
+    float* yj = y + j * ld_y;
+    const float g = c.gain[j];
+    const float o = c.offset[j];
+    for (std::int64_t r = 0; r < rows_x; ++r)
+      yj[r] = yj[r] * g + o;
   }
 }
 
@@ -482,8 +504,13 @@ void AnalogChip::apply(const Calibration& calibration) {
   // The reference depends on the converter ranges; the chip's random draws for it are fixed by
   // its stream keys, so re-taking it after another apply() gives the same values.
   calibrated_ = true;
-  if (params_.drift_compensation != hardware::DriftCompensation::none) take_reference_readouts();
-  set_time(t_inference_s_);
+  if (params_.drift_compensation == hardware::DriftCompensation::global ||
+      params_.drift_compensation == hardware::DriftCompensation::per_column)
+    take_reference_readouts();
+  // The affine target depends on the ADC ranges.
+  affine_reference_.reset();
+  // Recalibrating here would be wasted: set_time does it for the read that counts.
+  read_at(t_inference_s_);
 }
 
 }  // namespace aimc::network

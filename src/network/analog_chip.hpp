@@ -10,6 +10,7 @@
 #include "hardware/tile.hpp"
 #include "network/dataset.hpp"
 #include "network/network.hpp"
+#include "network/recalibration.hpp"
 
 namespace aimc::network {
 
@@ -62,10 +63,21 @@ class AnalogChip final : public MatmulBackend {
 
   // Drifts the chip to t_inference_s and draws this read's noise from streams keyed by
   // read_occasion(t_inference_s). Computes drift compensation from noisy readouts through the
-  // converters (never from the ideal weights; hardware/drift_compensation.hpp), so with
-  // compensation on the chip must be calibrated first (calibrate or apply); throws aimc::Error
-  // otherwise.
+  // converters (never from the ideal weights; hardware/drift_compensation.hpp), or recalibrates
+  // on the recalibration images (adabs, affine; network/recalibration.hpp), so with
+  // compensation on the chip must be calibrated first (calibrate or apply), and recalibration
+  // needs set_recalibration_images; throws aimc::Error otherwise.
   void set_time(double t_inference_s);
+
+  // The training images that drift.compensation = adabs or affine drives through the chip at
+  // each set_time (at least drift.recalibration_images of them; they must outlive the chip),
+  // and the cache of the float network's statistics on them (the adabs target, the same for
+  // every chip of one network and image set): the caller's, shared by its chips, or one of the
+  // chip's own.
+  void set_recalibration_images(const ImageSet& images,
+                                std::shared_ptr<IdealStatsCache> ideal = nullptr);
+  // Dense layer l's recalibration (gain and offset per column; empty: none at this read).
+  const ColumnCorrection& recalibration(std::size_t l) const { return correction_.at(l); }
 
   // Applies the DAC to the layer's input in place, once per layer evaluation.
   void prepare_input(const DenseLayer& layer, float* x, std::int64_t count,
@@ -85,6 +97,14 @@ class AnalogChip final : public MatmulBackend {
   // noise draw (occasion ~0), as the chip would take it; or, with drift.readout = aihwkit, of the
   // programmed weights without read noise, as aihwkit does.
   void take_reference_readouts();
+  // set_time without recalibration: drift, this read's noise, drift compensation; clears the
+  // recalibration (it belongs to one read).
+  void read_at(double t_inference_s);
+  // Measures and corrects every analog layer on the recalibration images (recalibration.cpp).
+  void recalibrate();
+  // The affine target: this chip's output statistics right after programming (t = 0, the
+  // reference occasion's noise), without correction; computed once per image count.
+  const LayerStats& affine_reference(int images);
   // Packs rows [row0, row0 + rows) of x into strips, through the DAC: x_n = q(x / x_range). With
   // row_scale (converters.input_scaling = per_vector), each row (one input vector of the tile)
   // is first divided by its own max |x|, which goes to row_scale[r] (1 for an all-zero row), and
@@ -116,6 +136,15 @@ class AnalogChip final : public MatmulBackend {
   std::vector<float> readout_amplitude_;
   std::vector<std::vector<double>> reference_readout_;
   bool calibrated_ = false;
+  // Recalibration: the images, the adabs target (given or computed), the affine target, and per
+  // dense layer the correction of the current read.
+  const ImageSet* recalibration_images_ = nullptr;
+  std::shared_ptr<IdealStatsCache> ideal_stats_;
+  std::unique_ptr<LayerStats> affine_reference_;
+  int affine_reference_images_ = 0;
+  std::vector<ColumnCorrection> correction_;
+  // False between a read that needs recalibration and its recalibration: matmul refuses to run.
+  bool recalibrated_ = true;
   double t_inference_s_ = 0.0;
   const InputActivity* activity_ = nullptr;
 };

@@ -279,157 +279,164 @@ std::int64_t Network::macs_per_image() const {
 
 void Network::run_batch(const std::uint8_t* pixels, int n, float* logits, Workspace& ws,
                         const MatmulBackend& backend, std::int64_t first_image) const {
+  for (const Step& s : steps_)
+    run_step(s, pixels, n, ws, backend, first_image);
+  write_logits(ws, n, logits);
+}
+
+void Network::write_logits(const Workspace& ws, int n, float* logits) const {
+  // The output is [class][image]; callers want one row of logits per image.
+  const float* out = ws.slots[output_slot_].data();
+  for (int img = 0; img < n; ++img)
+    for (int c = 0; c < num_classes_; ++c)
+      logits[std::int64_t{img} * num_classes_ + c] = out[std::int64_t{c} * n + img];
+}
+
+void Network::run_step(const Step& s, const std::uint8_t* pixels, int n, Workspace& ws,
+                       const MatmulBackend& backend, std::int64_t first_image) const {
   ws.slots.resize(n_slots_);
   auto buffer = [&](int slot, std::int64_t size) {
     auto& b = ws.slots[slot];
     if (static_cast<std::int64_t>(b.size()) < size) b.resize(size);
     return b.data();
   };
-
-  for (const Step& s : steps_) {
-    const std::int64_t out_count = s.out.size() * n;
-    float* y = buffer(s.out_slot, out_count);
-    const float* x = s.in_slots.empty() ? nullptr : ws.slots[s.in_slots[0]].data();
-    switch (s.op) {
-      case OpType::input:
-        preprocess(pixels, n, input_, preprocess_, y);
+  const std::int64_t out_count = s.out.size() * n;
+  float* y = buffer(s.out_slot, out_count);
+  const float* x = s.in_slots.empty() ? nullptr : ws.slots[s.in_slots[0]].data();
+  switch (s.op) {
+    case OpType::input:
+      preprocess(pixels, n, input_, preprocess_, y);
+      break;
+    case OpType::conv2d:
+    case OpType::linear: {
+      const DenseLayer& d = dense_[s.dense];
+      const auto& g = d.geometry;
+      const std::int64_t plane = std::int64_t{g.out.h} * g.out.w;
+      const std::int64_t rows_total = plane * n;
+      const auto k_in = static_cast<int>(d.weight.rows());
+      const auto out_c = static_cast<int>(d.weight.cols());
+      auto scratch = [&](std::int64_t size) {
+        if (static_cast<std::int64_t>(ws.cols.size()) < size) ws.cols.resize(size);
+        return ws.cols.data();
+      };
+      if (s.op == OpType::linear) {
+        const std::int64_t hw = std::int64_t{s.in.h} * s.in.w;
+        if (hw != 1) {
+          // Flatten the [c][n][hw] layout into an n × (C·H·W) column-major matrix (after a
+          // flatten node the input is already one: C·H·W × 1 × 1).
+          ws.gather.resize(static_cast<std::size_t>(n) * k_in);
+          flatten(x, n, s.in, ws.gather.data());
+          x = ws.gather.data();
+        }
+        float* packed = scratch(packed_size(n, k_in));
+        pack_colmajor(x, n, k_in, n, packed);
+        InputLayout layout;
+        layout.first_image = first_image;
+        layout.images = n;
+        layout.rows = n;
+        layout.k = k_in;
+        backend.prepare_input(d, packed, packed_size(n, k_in), layout);
+        backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0, 1});
+        bias_activation(y, n, out_c, n, d.bias.data(), s.act);
         break;
-      case OpType::conv2d:
-      case OpType::linear: {
-        const DenseLayer& d = dense_[s.dense];
-        const auto& g = d.geometry;
-        const std::int64_t plane = std::int64_t{g.out.h} * g.out.w;
-        const std::int64_t rows_total = plane * n;
-        const auto k_in = static_cast<int>(d.weight.rows());
-        const auto out_c = static_cast<int>(d.weight.cols());
-        auto scratch = [&](std::int64_t size) {
-          if (static_cast<std::int64_t>(ws.cols.size()) < size) ws.cols.resize(size);
-          return ws.cols.data();
-        };
-        if (s.op == OpType::linear) {
-          const std::int64_t hw = std::int64_t{s.in.h} * s.in.w;
-          if (hw != 1) {
-            // Flatten the [c][n][hw] layout into an n × (C·H·W) column-major matrix (after a
-            // flatten node the input is already one: C·H·W × 1 × 1).
-            ws.gather.resize(static_cast<std::size_t>(n) * k_in);
-            flatten(x, n, s.in, ws.gather.data());
-            x = ws.gather.data();
-          }
-          float* packed = scratch(packed_size(n, k_in));
-          pack_colmajor(x, n, k_in, n, packed);
-          InputLayout layout;
-          layout.first_image = first_image;
-          layout.images = n;
-          layout.rows = n;
-          layout.k = k_in;
-          backend.prepare_input(d, packed, packed_size(n, k_in), layout);
-          backend.matmul(d, packed_strips(packed, n, k_in, ws.offsets), y, n, {first_image, 0, 1});
-          bias_activation(y, n, out_c, n, d.bias.data(), s.act);
-          break;
-        }
-        const std::int64_t chunk =
-            std::max<std::int64_t>(k_strip_rows, params_.gemm_rows / k_strip_rows * k_strip_rows);
-        const bool direct = params_.direct_conv && direct_conv_applies(g);
-        const float* padded = nullptr;
-        if (direct) {
-          const std::int64_t hp = g.in.h + 2 * g.padding;
-          const std::int64_t wp = g.in.w + 2 * g.padding;
-          // One padded row of slack: the last half-strip may read up to 7 floats past a plane.
-          float* buf = scratch(std::int64_t{g.in.c} * n * hp * wp + wp);
-          pad_planes(x, n, g.in, g.padding, buf);
-          std::fill(buf + std::int64_t{g.in.c} * n * hp * wp,
-                    buf + std::int64_t{g.in.c} * n * hp * wp + wp, 0.0F);
-          InputLayout layout;
-          layout.kind = InputLayout::Kind::padded_planes;
-          layout.first_image = first_image;
-          layout.images = n;
-          layout.channels = g.in.c;
-          layout.height = static_cast<int>(hp);
-          layout.width = static_cast<int>(wp);
-          layout.kernel = g.kernel;
-          layout.out_h = g.out.h;
-          layout.out_w = g.out.w;
-          backend.prepare_input(d, buf, std::int64_t{g.in.c} * n * hp * wp, layout);
-          padded = buf;
-          ws.offsets = direct_offsets(n, g);
-        }
-        if (direct) {
-          for (std::int64_t r0 = 0; r0 < rows_total; r0 += chunk) {
-            const std::int64_t r1 = std::min(rows_total, r0 + chunk);
-            backend.matmul(d, direct_strips(padded, g, r0, r1, ws.offsets), y + r0, rows_total,
-                           {first_image, r0, plane});
-            bias_activation(y + r0, r1 - r0, out_c, rows_total, d.bias.data(), s.act);
-          }
-          break;
-        }
-        // im2col works on whole images.
-        const int images = static_cast<int>(std::clamp<std::int64_t>(chunk / plane, 1, n));
-        for (int img0 = 0; img0 < n; img0 += images) {
-          const int img1 = std::min(n, img0 + images);
-          const std::int64_t rows = (img1 - img0) * plane;
-          float* packed = scratch(packed_size(rows, k_in));
-          im2col_packed(x, n, g, img0, img1, packed);
-          InputLayout layout;
-          layout.first_image = first_image + img0;
-          layout.images = img1 - img0;
-          layout.rows = rows;
-          layout.k = k_in;
-          backend.prepare_input(d, packed, packed_size(rows, k_in), layout);
-          backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
-                         rows_total, {first_image, img0 * plane, plane});
-          bias_activation(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.act);
+      }
+      const std::int64_t chunk =
+          std::max<std::int64_t>(k_strip_rows, params_.gemm_rows / k_strip_rows * k_strip_rows);
+      const bool direct = params_.direct_conv && direct_conv_applies(g);
+      const float* padded = nullptr;
+      if (direct) {
+        const std::int64_t hp = g.in.h + 2 * g.padding;
+        const std::int64_t wp = g.in.w + 2 * g.padding;
+        // One padded row of slack: the last half-strip may read up to 7 floats past a plane.
+        float* buf = scratch(std::int64_t{g.in.c} * n * hp * wp + wp);
+        pad_planes(x, n, g.in, g.padding, buf);
+        std::fill(buf + std::int64_t{g.in.c} * n * hp * wp,
+                  buf + std::int64_t{g.in.c} * n * hp * wp + wp, 0.0F);
+        InputLayout layout;
+        layout.kind = InputLayout::Kind::padded_planes;
+        layout.first_image = first_image;
+        layout.images = n;
+        layout.channels = g.in.c;
+        layout.height = static_cast<int>(hp);
+        layout.width = static_cast<int>(wp);
+        layout.kernel = g.kernel;
+        layout.out_h = g.out.h;
+        layout.out_w = g.out.w;
+        backend.prepare_input(d, buf, std::int64_t{g.in.c} * n * hp * wp, layout);
+        padded = buf;
+        ws.offsets = direct_offsets(n, g);
+      }
+      if (direct) {
+        for (std::int64_t r0 = 0; r0 < rows_total; r0 += chunk) {
+          const std::int64_t r1 = std::min(rows_total, r0 + chunk);
+          backend.matmul(d, direct_strips(padded, g, r0, r1, ws.offsets), y + r0, rows_total,
+                         {first_image, r0, plane});
+          bias_activation(y + r0, r1 - r0, out_c, rows_total, d.bias.data(), s.act);
         }
         break;
       }
-      case OpType::batchnorm:
-        channel_affine(x, n, s.out, s.scale.data(), s.shift.data(), s.act, y);
-        break;
-      case OpType::relu:
-      case OpType::clip:
-      case OpType::leaky_relu:
-        activate(x, out_count, s.act, y);
-        break;
-      case OpType::add:
-        network::add(x, ws.slots[s.in_slots[1]].data(), out_count, s.act, y);
-        break;
-      case OpType::concat: {
-        std::vector<const float*> inputs;
-        for (int slot : s.in_slots)
-          inputs.push_back(ws.slots[slot].data());
-        network::concat(inputs, s.in_channels, std::int64_t{n} * s.out.h * s.out.w, y);
-        break;
+      // im2col works on whole images.
+      const int images = static_cast<int>(std::clamp<std::int64_t>(chunk / plane, 1, n));
+      for (int img0 = 0; img0 < n; img0 += images) {
+        const int img1 = std::min(n, img0 + images);
+        const std::int64_t rows = (img1 - img0) * plane;
+        float* packed = scratch(packed_size(rows, k_in));
+        im2col_packed(x, n, g, img0, img1, packed);
+        InputLayout layout;
+        layout.first_image = first_image + img0;
+        layout.images = img1 - img0;
+        layout.rows = rows;
+        layout.k = k_in;
+        backend.prepare_input(d, packed, packed_size(rows, k_in), layout);
+        backend.matmul(d, packed_strips(packed, rows, k_in, ws.offsets), y + img0 * plane,
+                       rows_total, {first_image, img0 * plane, plane});
+        bias_activation(y + img0 * plane, rows, out_c, rows_total, d.bias.data(), s.act);
       }
-      case OpType::slice:
-        network::slice(x, n, s.in, s.slice_begin, s.slice_step, s.out, y);
-        break;
-      case OpType::pad:
-        network::pad(x, n, s.in, s.pads, s.pad_value, s.out, y);
-        break;
-      case OpType::flatten:
-        network::flatten(x, n, s.in, y);
-        break;
-      case OpType::global_maxpool:
-        global_max_pool(x, n, s.in, y);
-        break;
-      case OpType::shortcut_a:
-        shortcut_a(x, n, s.in, s.stride, s.pad_before, s.out, y);
-        break;
-      case OpType::maxpool:
-        max_pool(x, n, s.in, s.kernel, s.stride, s.padding, s.out, y);
-        break;
-      case OpType::avgpool:
-        avg_pool(x, n, s.in, s.kernel, s.stride, s.padding, s.out, s.count_include_pad, y);
-        break;
-      case OpType::global_avgpool:
-        global_avg_pool(x, n, s.in, y);
-        break;
+      break;
     }
+    case OpType::batchnorm:
+      channel_affine(x, n, s.out, s.scale.data(), s.shift.data(), s.act, y);
+      break;
+    case OpType::relu:
+    case OpType::clip:
+    case OpType::leaky_relu:
+      activate(x, out_count, s.act, y);
+      break;
+    case OpType::add:
+      network::add(x, ws.slots[s.in_slots[1]].data(), out_count, s.act, y);
+      break;
+    case OpType::concat: {
+      std::vector<const float*> inputs;
+      for (int slot : s.in_slots)
+        inputs.push_back(ws.slots[slot].data());
+      network::concat(inputs, s.in_channels, std::int64_t{n} * s.out.h * s.out.w, y);
+      break;
+    }
+    case OpType::slice:
+      network::slice(x, n, s.in, s.slice_begin, s.slice_step, s.out, y);
+      break;
+    case OpType::pad:
+      network::pad(x, n, s.in, s.pads, s.pad_value, s.out, y);
+      break;
+    case OpType::flatten:
+      network::flatten(x, n, s.in, y);
+      break;
+    case OpType::global_maxpool:
+      global_max_pool(x, n, s.in, y);
+      break;
+    case OpType::shortcut_a:
+      shortcut_a(x, n, s.in, s.stride, s.pad_before, s.out, y);
+      break;
+    case OpType::maxpool:
+      max_pool(x, n, s.in, s.kernel, s.stride, s.padding, s.out, y);
+      break;
+    case OpType::avgpool:
+      avg_pool(x, n, s.in, s.kernel, s.stride, s.padding, s.out, s.count_include_pad, y);
+      break;
+    case OpType::global_avgpool:
+      global_avg_pool(x, n, s.in, y);
+      break;
   }
-  // The output is [class][image]; callers want one row of logits per image.
-  const float* out = ws.slots[output_slot_].data();
-  for (int img = 0; img < n; ++img)
-    for (int c = 0; c < num_classes_; ++c)
-      logits[std::int64_t{img} * num_classes_ + c] = out[std::int64_t{c} * n + img];
 }
 
 void Network::forward(const std::uint8_t* pixels, int n, float* logits,
@@ -461,6 +468,37 @@ std::vector<float> Network::infer(const std::uint8_t* pixels, int n, const Matmu
     }
   });
   return logits;
+}
+
+void Network::forward_layerwise(const std::uint8_t* pixels, int n, const MatmulBackend& backend,
+                                std::int64_t first_image,
+                                const std::function<bool(int)>& after_dense, float* logits) const {
+  const int batches = (n + params_.batch_images - 1) / params_.batch_images;
+  const std::int64_t image_bytes = input_.size();
+  std::vector<Workspace> ws(static_cast<std::size_t>(batches));
+  auto run_all = [&](const Step& s) {
+    tbb::parallel_for(tbb::blocked_range<int>(0, batches, 1),
+                      [&](const tbb::blocked_range<int>& r) {
+                        for (int b = r.begin(); b < r.end(); ++b) {
+                          const int b0 = b * params_.batch_images;
+                          run_step(s, pixels + b0 * image_bytes,
+                                   std::min(params_.batch_images, n - b0),
+                                   ws[static_cast<std::size_t>(b)], backend, first_image + b0);
+                        }
+                      });
+  };
+  for (const Step& s : steps_) {
+    run_all(s);
+    // The step's inputs sit in other slots than its output (the buffer plan frees them only after
+    // the step), so running it again recomputes the same inputs' outputs.
+    if (s.dense >= 0 && after_dense && after_dense(s.dense)) run_all(s);
+  }
+  if (logits == nullptr) return;
+  for (int b = 0; b < batches; ++b) {
+    const int b0 = b * params_.batch_images;
+    write_logits(ws[static_cast<std::size_t>(b)], std::min(params_.batch_images, n - b0),
+                 logits + std::int64_t{b0} * num_classes_);
+  }
 }
 
 }  // namespace aimc::network

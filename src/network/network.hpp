@@ -134,11 +134,26 @@ class Network {
                            std::int64_t first_image = 0,
                            const std::function<void(int)>& on_batch = {}) const;
 
+  // Runs n images through the network layer by layer: every batch (of params().batch_images, as
+  // infer makes them, on TBB threads) passes a step before any batch starts the next, so all n
+  // images' activations are held at once. After the last batch has passed dense layer d,
+  // `after_dense(d)` runs on the calling thread; if it returns true, the layer's step runs again
+  // for every batch, on the same inputs. Recalibration uses it to measure a layer's outputs,
+  // correct the layer in the backend, and recompute them before the next layer is measured
+  // (network/recalibration.hpp). Writes the logits if `logits` is given; they equal forward's
+  // and infer's, bit for bit, when nothing is rerun.
+  void forward_layerwise(const std::uint8_t* pixels, int n, const MatmulBackend& backend,
+                         std::int64_t first_image, const std::function<bool(int)>& after_dense,
+                         float* logits = nullptr) const;
+
  private:
   struct Step;
   struct Workspace;
   void run_batch(const std::uint8_t* pixels, int n, float* logits, Workspace& ws,
                  const MatmulBackend& backend, std::int64_t first_image) const;
+  void run_step(const Step& s, const std::uint8_t* pixels, int n, Workspace& ws,
+                const MatmulBackend& backend, std::int64_t first_image) const;
+  void write_logits(const Workspace& ws, int n, float* logits) const;
 
   InferenceParams params_;
   Shape input_;
