@@ -70,7 +70,9 @@ def other_value(key):
 KEYS = chip_keys()
 # Keys whose other value is only valid beside another key (ChipParams::validate): that key, set
 # for both values.
-COMPANIONS = {"converters.adc_bound": ["programming.weight_scaling = per_tile"]}
+COMPANIONS = {"converters.adc_bound": ["programming.weight_scaling = per_tile"],
+              # Only a recalibrating mode reads it.
+              "drift.recalibration_images": ["drift.compensation = adabs"]}
 
 
 @pytest.mark.parametrize("key", KEYS, ids=[k["name"] for k in KEYS])
@@ -87,6 +89,13 @@ def test_every_chip_key_sweeps_reproducibly(key, tmp_path):
 def test_read_times_do_not_depend_on_each_other(tmp_path):
     """The issue's case: t = 1 day on its own and next to t = 1 hour is the same sample."""
     check_axis("t_inference", "3600", "86400", "calibration.images = 8", tmp_path)
+
+
+def test_recalibrations_sweep_reproducibly(tmp_path):
+    """Issue 18: adabs and affine recalibrate each chip at each read from training images, layer
+    by layer; the samples are the same bits on 1 and 2 ranks, in either order, and alone."""
+    check_axis("chip.drift.compensation", "adabs", "affine",
+               "calibration.images = 8\ndrift.recalibration_images = 24", tmp_path)
 
 
 def check_axis(axis, a, b, chip, tmp_path):
