@@ -37,9 +37,9 @@ cmake --build "$BUILD" -j "$(nproc)"
 
 # The pretrained models in aimc's own format, for the quick start and the examples.
 mkdir -p "$BUILD/models"
-# data/models/*.npz are the pretrained ResNet-CIFARs; models/*.onnx are networks trained for this
-# repository (models/README.md says how).
-for m in data/models/*.npz models/*.onnx; do
+# data/models/*.npz are the pretrained ResNet-CIFARs; models/*.onnx and models/*.npz are networks
+# trained for this repository (models/README.md says how).
+for m in data/models/*.npz models/*.onnx models/*.npz; do
   [[ -e "$m" ]] || continue
   name=$(basename "$m")
   out="$BUILD/models/${name%.*}.h5"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# CTest fixture: imports the pretrained CIFAR-10 ResNets and the repository's own ONNX networks
-# (models/*.onnx) with `aimc import`.
+# CTest fixture: imports the pretrained CIFAR-10 ResNets and the repository's own networks
+# (models/*.onnx, models/*.npz: the ResNet-9 and the hardware-aware trained ResNets) with
+# `aimc import`.
 # Usage: import_models.sh AIMC_BIN MODELS_IN_DIR OUT_DIR [REPO_MODELS_DIR]. Exits 77 (skipped) when the models are
 # absent, unless AIMC_REQUIRE_DATA=1, where that is a failure.
 set -euo pipefail
@@ -18,9 +19,9 @@ for m in resnet20 resnet32 resnet44; do
   "$aimc" import "$in_dir/$m.npz" -o "$out_dir/$m.h5"
 done
 if [[ -n "$repo_models" ]]; then
-  for m in "$repo_models"/*.onnx; do
+  for m in "$repo_models"/*.onnx "$repo_models"/*.npz; do
     [[ -e "$m" ]] || continue
-    name=$(basename "$m" .onnx)
+    name=$(basename "$m"); name=${name%.*}
     "$aimc" import "$m" -o "$out_dir/$name.h5"
   done
 fi
