@@ -44,10 +44,15 @@ def test_experiment_runs_reduced(exp, reduced_results):
     need(model)
     need(DATA / "cifar-10" / "test_batch.bin")
     out = reduced_results / f"{exp.stem}.h5"
+    # Recalibration (adabs, affine) on few training images too, swept or not.
+    recal = ("sweep.chip.drift.recalibration_images=8,16"
+             if "chip.drift.recalibration_images =" in exp.read_text()
+             else "chip.drift.recalibration_images=16")
     proc = subprocess.run(
         [AIMC, "run", str(exp), "--output", str(out), "--no-progress", "--threads", "1",
          "--set", "n_chips=1", "--set", "data.images=8", "--set", f"model={model}",
-         "--set", f"data.dir={DATA / 'cifar-10'}", "--set", "chip.calibration.images=8"],
+         "--set", f"data.dir={DATA / 'cifar-10'}", "--set", "chip.calibration.images=8",
+         "--set", recal],
         capture_output=True, text=True, timeout=900, cwd=REPO)
     assert proc.returncode == 0, proc.stderr
     with h5py.File(out, "r") as f:
