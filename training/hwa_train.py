@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Hardware-aware (HWA) fine-tuning of a CIFAR-10 ResNet for aimc's chip, exported as an aimc model.
 
-Fine-tunes a pretrained ResNet-CIFAR (an .npz state_dict of ../shared/data/models, the
-"option A" ResNet-20/32/44 that `aimc import` reads) with the chip's non-idealities in the
-forward pass, so that the weights it learns tolerate them. Every conv and linear layer is an
+Fine-tunes a pretrained network with the chip's non-idealities in the forward pass, so that the
+weights it learns tolerate them: a ResNet-CIFAR (an .npz state_dict of ../shared/data/models, the
+"option A" ResNet-20/32/44 that `aimc import` reads; exported as .npz with the same tensors) or a
+ResNet-9 of train_cifar.py (its final .pt state_dict; exported as ONNX as train_cifar.py does). Every conv and linear layer is an
 analog layer, as aimc maps it (docs/chip.md), and in training it computes:
 
     x_n = q_dac(x / r_in)                 8-bit DAC over the layer's input range r_in
@@ -48,7 +49,7 @@ statistics, RNG state, position inside the epoch). Checkpoints (OUT/checkpoint.p
 atomically) are saved after every epoch, every --ckpt-minutes minutes, and on SIGTERM/SIGINT.
 
 Outputs in --out: checkpoint.pt; NAME.npz (the fine-tuned state_dict with the same tensors as the
-input .npz, for `aimc import NAME.npz`); NAME.json (software accuracy on the test images, the
+input .npz) or NAME.onnx, for `aimc import`; NAME.json (software accuracy on the test images, the
 command, the recipe, the loss of every step).
 
 Examples:
@@ -78,11 +79,63 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
 import pytorch_resnet  # noqa: E402  (the ResNet-CIFAR and its .npz loader)
+import train_cifar  # noqa: E402  (the ResNet-9, its ONNX export, the data pipeline)
 from train_cifar import (EpochPlan, atomic_save, find_data_dir, fmt_time,  # noqa: E402
                          load_cifar, make_train_batch)
 
 MEAN = torch.from_numpy(pytorch_resnet.MEAN).view(1, 3, 1, 1)
 STD = torch.from_numpy(pytorch_resnet.STD).view(1, 3, 1, 1)
+
+
+class Network:
+    """A pretrained network and how it is fed and exported:
+    - .npz: a ResNet-CIFAR state_dict (ImageNet-normalised input; exported as .npz with the same
+      tensors, for `aimc import`);
+    - .pt: a train_cifar.py ResNet-9 state_dict (normalisation inside the model, input pixel/255;
+      exported as ONNX as train_cifar.py exports it)."""
+
+    def __init__(self, path):
+        self.path = path
+        if path.endswith(".npz"):
+            self.model, self.arch = pytorch_resnet.load_model(path)
+            with np.load(path) as npz:
+                self.keys = list(npz.files)
+            self.suffix = ".npz"
+        elif path.endswith(".pt"):
+            state = torch.load(path)
+            width = int(state["prep.0.weight"].shape[0])
+            self.model = train_cifar.ResNet9(width)
+            self.model.load_state_dict(state)
+            self.arch = "resnet9 width %d" % width
+            self.suffix = ".onnx"
+        else:
+            raise ValueError("expected a ResNet-CIFAR .npz or a train_cifar.py ResNet-9 .pt")
+
+    def prepare(self, x):
+        """The model's input from pixel/255."""
+        return (x - MEAN) / STD if self.suffix == ".npz" else x
+
+    def export(self, model, path):
+        """Writes the fine-tuned network (HWA layers unwrapped) to `path` atomically."""
+        unwrap(model)
+        tmp = path + ".tmp" + self.suffix
+        if self.suffix == ".npz":
+            state = model.state_dict()
+            missing = [k for k in self.keys if k not in state]
+            if missing:
+                raise SystemExit("hwa_train: internal: the export lacks %s" % missing)
+            np.savez(tmp, **{k: state[k].detach().cpu().numpy().astype(np.float32)
+                             for k in self.keys})
+        else:
+            em = train_cifar.export_copy(model)
+            torch.onnx.export(em, torch.zeros(1, 3, 32, 32), tmp, opset_version=13,
+                              input_names=["input"], output_names=["logits"],
+                              dynamic_axes={"input": {0: "N"}, "logits": {0: "N"}})
+            _, ops = train_cifar.onnx_ops(tmp)
+            bad = sorted(set(ops) - train_cifar.ALLOWED_ONNX_OPS)
+            if bad:
+                raise SystemExit("hwa_train: ONNX export uses ops outside the aimc set: %s" % bad)
+        os.replace(tmp, path)
 # Arguments that must not change across --resume.
 RESUME_KEYS = ["model", "name", "epochs", "batch", "lr", "momentum", "weight_decay", "sigma",
                "kappa", "dac_bits", "adc_bits", "percentile", "range_momentum", "cutout", "seed",
@@ -177,24 +230,22 @@ def wrap(module, cfg):
     return layers
 
 
-def export_state(model, keys):
-    """The wrapped model's state_dict under the original tensor names (`keys`), as float32."""
-    state = {k.replace(".inner.", ".").replace("inner.", ""): v
-             for k, v in model.state_dict().items()
-             if not k.endswith(("in_range", "out_range"))}
-    missing = [k for k in keys if k not in state]
-    if missing:
-        raise SystemExit("hwa_train: internal: export lacks %s" % missing)
-    return {k: state[k].detach().cpu().numpy().astype(np.float32) for k in keys}
+def unwrap(module):
+    """Puts every HwaLayer's conv or linear layer back in its place."""
+    for name, child in list(module.named_children()):
+        if isinstance(child, HwaLayer):
+            setattr(module, name, child.inner)
+        else:
+            unwrap(child)
 
 
-def evaluate(model, x_u8, y, bs=500):
+def evaluate(net, model, x_u8, y, bs=500):
     """Correct count and mean loss of the clean network (no HWA; BatchNorm running statistics)."""
     model.eval()
     correct, loss_sum = 0, 0.0
     with torch.no_grad():
         for i in range(0, len(x_u8), bs):
-            x = (torch.from_numpy(x_u8[i:i + bs]).float().div_(255.0) - MEAN) / STD
+            x = net.prepare(torch.from_numpy(x_u8[i:i + bs]).float().div_(255.0))
             out = model(x)
             t = torch.from_numpy(y[i:i + bs])
             loss_sum += F.cross_entropy(out, t, reduction="sum").item()
@@ -274,12 +325,14 @@ def main():
     mean_u8 = np.round(pytorch_resnet.MEAN * 255.0).astype(np.uint8)
 
     try:
-        model, arch = pytorch_resnet.load_model(args.model)
-    except (OSError, ValueError, KeyError) as e:
+        net = Network(args.model)
+    except (OSError, ValueError, KeyError, RuntimeError) as e:
         sys.exit("hwa_train: %s: %s" % (args.model, e))
-    with np.load(args.model) as npz:
-        keys = list(npz.files)
-    start_correct, _ = evaluate(model, xte, yte)
+    model, arch = net.model, net.arch
+    if net.suffix == ".onnx":
+        # The ResNet-9 normalises inside the model: cutout's fill is the training mean.
+        mean_u8 = np.round(model.mean.view(3).numpy() * 255.0).astype(np.uint8)
+    start_correct, _ = evaluate(net, model, xte, yte)
     layers = wrap(model, args)
     model.train()
 
@@ -342,7 +395,7 @@ def main():
             plan, plan_epoch = EpochPlan(args.seed, epoch, n, args.batch, args.cutout), epoch
         t0 = time.time()
         x, y = make_train_batch(padded, ytr, plan, in_epoch, mean_u8)
-        x = (x - MEAN) / STD
+        x = net.prepare(x)
         lr = 0.5 * args.lr * (1 + math.cos(math.pi * (step + 0.5) / total_steps))
         for g in opt.param_groups:
             g["lr"] = lr
@@ -372,11 +425,9 @@ def main():
             last_ckpt = time.time()
 
     save_checkpoint("done")
-    correct, test_loss = evaluate(model, xte, yte)
-    out_npz = os.path.join(args.out, args.name + ".npz")
-    tmp = out_npz + ".tmp.npz"
-    np.savez(tmp, **export_state(model, keys))
-    os.replace(tmp, out_npz)
+    correct, test_loss = evaluate(net, model, xte, yte)
+    out_file = os.path.join(args.out, args.name + net.suffix)
+    net.export(model, out_file)
     info = dict(name=args.name, source=os.path.basename(args.model), arch=arch,
                 software_correct=correct, test_images=len(xte),
                 software_accuracy=correct / max(1, len(xte)), test_loss=test_loss,
@@ -392,7 +443,7 @@ def main():
         json.dump(info, f, indent=1)
     print("\nhwa_train: %s: software accuracy %d/%d (%.2f %%; %d/%d before) -> %s" % (
         args.name, correct, len(xte), 100.0 * correct / max(1, len(xte)), start_correct,
-        len(xte), out_npz), flush=True)
+        len(xte), out_file), flush=True)
     return 0
 
 
