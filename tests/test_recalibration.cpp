@@ -120,8 +120,7 @@ TEST(Recalibration, AdabsOnTheIdealChipKeepsTheIdealCount) {
   REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 1000, 128);
   const Network ideal_net(f.model, {});
-  const auto ideal =
-      ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
+  const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
   const Network net(f.model, chip_inference());
   const auto params = aimc::io::read_chip_config(
       k_configs + "ideal.ini", {"drift.compensation=adabs", "drift.recalibration_images=128"});

@@ -17,7 +17,10 @@
 #include "io/cifar10.hpp"
 #include "io/model_file.hpp"
 #include "network/analog_chip.hpp"
+#include "network/gemm.hpp"
+#include "network/layers.hpp"
 #include "physics/device_model.hpp"
+#include "util/isa.hpp"
 #include "util/json.hpp"
 #include "util/rng.hpp"
 
@@ -52,6 +55,28 @@ double gemm_gflops(int n, int reps) {
     best = std::min(best, seconds_since(t0));
   }
   return 2.0 * n * n * static_cast<double>(n) / best / 1e9;
+}
+
+// The GEMM kernel of `isa` on one conv layer's shape (K × O weights, `rows` output pixels, packed
+// strips), 1 thread, best of `reps`: GFLOP/s. For the ratio of each ISA level to the best one.
+double kernel_gflops(Isa isa, int k, int out, std::int64_t rows, int reps) {
+  std::vector<float> x(static_cast<std::size_t>(network::packed_size(rows, k)));
+  std::vector<float> w(static_cast<std::size_t>(k) * out);
+  std::vector<float> y(static_cast<std::size_t>(rows) * out);
+  RandomStream rng(StreamKey{2, 0, 0, 0, Purpose::test});
+  for (float& v : x)
+    v = static_cast<float>(rng.uniform());
+  for (float& v : w)
+    v = static_cast<float>(rng.uniform() - 0.5);
+  std::vector<std::int64_t> offsets;
+  const network::StripRows strips = network::packed_strips(x.data(), rows, k, offsets);
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    const auto t0 = Clock::now();
+    network::gemm_strips_rows_with(isa, strips, 0, k, w.data(), out, y.data(), rows, false);
+    best = std::min(best, seconds_since(t0));
+  }
+  return 2.0 * static_cast<double>(rows) * k * out / best / 1e9;
 }
 
 // Best-of-`reps` images/s of ideal inference on `threads` TBB threads (after one warm-up pass).
@@ -235,17 +260,44 @@ void run_bench(const BenchRequest& request, std::ostream& out) {
   const double flop_per_image = 2.0 * static_cast<double>(net.macs_per_image());
   const int max_threads = tbb::info::default_concurrency();
 
+  const Isa isa = active_isa();
   const double peak = [] {
     const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
     return gemm_gflops(1024, 10);
   }();
+  const double fma_peak = network::fma_peak_gflops(isa);
   JsonObject j;
-  j.add("model", model.name).add("images", data.size()).add("gemm_peak_gflops_1t", peak);
+  j.add("model", model.name)
+      .add("images", data.size())
+      .add("kernels", isa_name(isa))
+      .add("fma_peak_gflops_1t", fma_peak)
+      .add("gemm_peak_gflops_1t", peak);
+  std::string levels;
+  for (const Isa i : supported_isas())
+    levels += std::string(levels.empty() ? "" : ", ") + isa_name(i);
   if (!request.json) {
-    out << format("Eigen sgemm 1024^3, 1 thread: %.1f GFLOP/s (peak)\n", peak);
-    out << "(\"of peak\" is aimc's GFLOP/s over threads x that peak)\n";
+    out << format("kernels: %s (this CPU supports %s; AIMC_ISA forces a lower level)\n",
+                  isa_name(isa), levels.c_str());
+    out << format("FMA limit, 1 thread (register-only %s probe): %.1f GFLOP/s\n", isa_name(isa),
+                  fma_peak);
+    out << format("Eigen sgemm 1024^3, 1 thread: %.1f GFLOP/s (%.2f of the FMA limit)\n", peak,
+                  peak / fma_peak);
+  }
+  // Each supported kernel level on a mid-network conv (K = 16·9, O = 16, 16,384 output pixels:
+  // resnet's first stage), against the level in use.
+  const double best_kernel = kernel_gflops(isa, 144, 16, 16384, std::max(3, request.reps));
+  for (const Isa i : supported_isas()) {
+    const double g =
+        i == isa ? best_kernel : kernel_gflops(i, 144, 16, 16384, std::max(3, request.reps));
+    j.add(std::string("kernel_gflops_") + isa_name(i), g);
+    if (!request.json)
+      out << format("GEMM kernel %-8s 1 thread, 16384x144x16: %6.1f GFLOP/s = %.2fx %s\n",
+                    isa_name(i), g, g / best_kernel, isa_name(isa));
+  }
+  if (!request.json) {
+    out << "(\"of FMA\" is aimc's GFLOP/s over threads x the FMA limit)\n";
     out << format("%-8s %-10s %12s %10s %10s %12s %14s\n", "threads", "engine", "images/s",
-                  "GFLOP/s", "of peak", "PyTorch im/s", "aimc/PyTorch");
+                  "GFLOP/s", "of FMA", "PyTorch im/s", "aimc/PyTorch");
   }
   for (int threads = 1; threads <= std::max(1, std::min(2, max_threads)); ++threads) {
     const double ips = aimc_images_per_s(net, data, threads, request.reps);
@@ -258,6 +310,7 @@ void run_bench(const BenchRequest& request, std::ostream& out) {
     const std::string t = std::to_string(threads) + "t";
     j.add("aimc_images_per_s_" + t, ips)
         .add("aimc_gflops_" + t, gflops)
+        .add("aimc_fraction_of_fma_" + t, gflops / (fma_peak * threads))
         .add("aimc_fraction_of_peak_" + t, gflops / (peak * threads));
     if (torch_ips > 0) {
       j.add("pytorch_images_per_s_" + t, torch_ips).add("aimc_over_pytorch_" + t, ips / torch_ips);
@@ -265,7 +318,7 @@ void run_bench(const BenchRequest& request, std::ostream& out) {
     if (!request.json) {
       out << format(
           "%-8d %-10s %12.1f %10.1f %9.0f%% %12s %14s\n", threads, "aimc ideal", ips, gflops,
-          100.0 * gflops / (peak * threads),
+          100.0 * gflops / (fma_peak * threads),
           torch_ips > 0 ? std::to_string(static_cast<int>(torch_ips)).c_str() : "-",
           torch_ips > 0 ? (std::to_string(ips / torch_ips).substr(0, 4) + "x").c_str() : "-");
       if (!note.empty()) out << format("  (PyTorch did not run: %s)\n", note.c_str());

@@ -12,6 +12,7 @@
 #include "cli/commands.hpp"
 #include "io/hdf5.hpp"
 #include "util/error.hpp"
+#include "util/isa.hpp"
 #include "util/version.hpp"
 
 namespace {
@@ -40,13 +41,22 @@ int run_command(const aimc::experiment::MpiSession& mpi, int argc, char** argv) 
     if (mpi.is_root()) std::cout << k_usage;
     return all.empty() ? 2 : 0;
   }
-  if (all[0] == "--version") {
-    if (mpi.is_root()) std::cout << "aimc " << aimc::k_version << " (" << aimc::k_git_sha << ")\n";
-    return 0;
-  }
   const std::string command = all[0];
   const std::vector<std::string> args(all.begin() + 1, all.end());
   try {
+    // A bad AIMC_ISA is one line before any work, not an error inside the first kernel call.
+    const aimc::Isa isa = aimc::active_isa();
+    if (command == "--version") {
+      if (mpi.is_root()) {
+        std::string levels;
+        for (const aimc::Isa i : aimc::supported_isas())
+          levels += std::string(levels.empty() ? "" : ", ") + aimc::isa_name(i);
+        std::cout << "aimc " << aimc::k_version << " (" << aimc::k_git_sha
+                  << ")\nkernels: " << aimc::isa_name(isa) << " (this CPU supports " << levels
+                  << "; AIMC_ISA=baseline|avx2|avx512 forces one)\n";
+      }
+      return 0;
+    }
     if (command == "eval") return aimc::cli::cmd_eval(args, mpi);
     if (command == "import") return aimc::cli::cmd_import(args, mpi);
     if (command == "bench") return aimc::cli::cmd_bench(args, mpi);

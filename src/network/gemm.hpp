@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "util/isa.hpp"
+
 namespace aimc::network {
 
 // The GEMM operand x (rows × K) of a conv or linear layer, described without copying it: rows
@@ -29,9 +31,11 @@ struct StripRows {
 };
 
 // y (rows × O, column-major, leading dimension ld_y) = x · w, with w (K × O) row-major. A 16-row
-// × 6-column register tile (2 × 6 vector accumulators) loads 16 rows of x per k and broadcasts 6
-// weights. Each output is summed in ascending k with the same instructions wherever its row
-// falls, so results do not depend on how a batch is chunked.
+// register tile (two 8-float vectors per column) loads 16 rows of x per k and broadcasts 6
+// weights (AVX2, baseline) or 12 (AVX-512). Each output is summed in ascending k with the same
+// instructions wherever its row falls, so results do not depend on how a batch is chunked. The
+// kernel is the one of util/isa.hpp's active_isa(): avx2 and avx512 give the same bits (both
+// fuse each multiply-add), baseline rounds each product and sum apart (gemm_kernels.hpp).
 void gemm_strips(const StripRows& x, const float* w, int out, float* y, std::int64_t ld_y);
 
 // The same product over columns [k0, k0 + k) of x only, with w (k × O) row-major: one crossbar
@@ -42,5 +46,14 @@ void gemm_strips_rows(const StripRows& x, int k0, int k, const float* w, int out
 // variance Σ_i σ_ij² x_i² without a second copy of x.
 void gemm_strips_rows_squared(const StripRows& x, int k0, int k, const float* w, int out, float* y,
                               std::int64_t ld_y);
+// gemm_strips_rows (square: _squared) with the kernel of `isa`, which the CPU must support
+// (cpu_supports): for the tests and benchmarks that compare levels.
+void gemm_strips_rows_with(Isa isa, const StripRows& x, int k0, int k, const float* w, int out,
+                           float* y, std::int64_t ld_y, bool square);
+
+// The machine's FMA limit on the calling thread, in GFLOP/s: a register-only probe of `isa`'s
+// widest fused multiply-add (gemm_kernels.hpp), best of repeated timings over about `seconds`.
+// The baseline level has no FMA: its probe times a multiply and an add.
+double fma_peak_gflops(Isa isa, double seconds = 0.5);
 
 }  // namespace aimc::network

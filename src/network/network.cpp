@@ -477,15 +477,14 @@ void Network::forward_layerwise(const std::uint8_t* pixels, int n, const MatmulB
   const std::int64_t image_bytes = input_.size();
   std::vector<Workspace> ws(static_cast<std::size_t>(batches));
   auto run_all = [&](const Step& s) {
-    tbb::parallel_for(tbb::blocked_range<int>(0, batches, 1),
-                      [&](const tbb::blocked_range<int>& r) {
-                        for (int b = r.begin(); b < r.end(); ++b) {
-                          const int b0 = b * params_.batch_images;
-                          run_step(s, pixels + b0 * image_bytes,
-                                   std::min(params_.batch_images, n - b0),
-                                   ws[static_cast<std::size_t>(b)], backend, first_image + b0);
-                        }
-                      });
+    tbb::parallel_for(
+        tbb::blocked_range<int>(0, batches, 1), [&](const tbb::blocked_range<int>& r) {
+          for (int b = r.begin(); b < r.end(); ++b) {
+            const int b0 = b * params_.batch_images;
+            run_step(s, pixels + b0 * image_bytes, std::min(params_.batch_images, n - b0),
+                     ws[static_cast<std::size_t>(b)], backend, first_image + b0);
+          }
+        });
   };
   for (const Step& s : steps_) {
     run_all(s);

@@ -18,14 +18,15 @@ StatsRecorder::StatsRecorder(const Network& net, const MatmulBackend& inner, int
   sum_sq_.resize(dense.size());
   // Allocated up front: matmul runs concurrently and must not resize shared vectors.
   for (std::size_t d = 0; d < dense.size(); ++d) {
-    const auto n = static_cast<std::size_t>(images) * static_cast<std::size_t>(dense[d].weight.cols());
+    const auto n =
+        static_cast<std::size_t>(images) * static_cast<std::size_t>(dense[d].weight.cols());
     sum_[d].assign(n, 0.0);
     sum_sq_[d].assign(n, 0.0);
   }
 }
 
-void StatsRecorder::matmul(const DenseLayer& layer, const StripRows& x, float* y,
-                           std::int64_t ld_y, const MatmulContext& ctx) const {
+void StatsRecorder::matmul(const DenseLayer& layer, const StripRows& x, float* y, std::int64_t ld_y,
+                           const MatmulContext& ctx) const {
   inner_->matmul(layer, x, y, ld_y, ctx);
   const auto d = static_cast<std::size_t>(layer.index);
   if (open_[d] == 0) return;
@@ -83,7 +84,8 @@ LayerStats ideal_layer_stats(const Network& net, const ImageSet& images, int cou
 
 const LayerStats& IdealStatsCache::get(const Network& net, const ImageSet& images, int count) {
   auto it = by_count_.find(count);
-  if (it == by_count_.end()) it = by_count_.emplace(count, ideal_layer_stats(net, images, count)).first;
+  if (it == by_count_.end())
+    it = by_count_.emplace(count, ideal_layer_stats(net, images, count)).first;
   return it->second;
 }
 
@@ -158,8 +160,8 @@ void AnalogChip::recalibrate() {
   correction_.assign(net_->dense_layers().size(), ColumnCorrection{});
   recalibrated_ = true;
   StatsRecorder recorder(*net_, *this, n, k_recalibration_first_image);
-  net_->forward_layerwise(recalibration_images_->image(0), n, recorder,
-                          k_recalibration_first_image, [&](int d) {
+  net_->forward_layerwise(recalibration_images_->image(0), n, recorder, k_recalibration_first_image,
+                          [&](int d) {
                             const ColumnStats now = recorder.stats(d);
                             if (layer_tiles_[static_cast<std::size_t>(d)].empty()) return false;
                             ColumnCorrection c = match_moments((*target)[d], now);
