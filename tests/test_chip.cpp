@@ -27,13 +27,6 @@ using aimc::network::Network;
 
 const std::string k_configs = std::string(AIMC_SOURCE_DIR) + "/configs/chips/";
 
-std::int64_t count_correct(const std::vector<float>& logits, const aimc::network::ImageSet& set) {
-  std::int64_t correct = 0;
-  for (int i = 0; i < set.size(); ++i)
-    correct += aimc::experiment::argmax(&logits[i * 10], 10) == set.labels[i];
-  return correct;
-}
-
 // The largest |a − b| over the largest |b|: how far logits are from a reference.
 double max_relative_difference(const std::vector<float>& a, const std::vector<float>& b) {
   double max_diff = 0;
@@ -45,38 +38,23 @@ double max_relative_difference(const std::vector<float>& a, const std::vector<fl
   return max_diff / max_abs;
 }
 
-struct Fixture {
-  Model model;
-  aimc::network::ImageSet test;
-  aimc::network::ImageSet calibration;
-};
+using aimc::test::chip_inference;
+using aimc::test::count_correct;
 
-Fixture load(const std::string& name, int images, int calibration) {
-  return {aimc::io::read_model(aimc::test::models_dir() + "/" + name + ".h5"),
-          aimc::io::read_cifar10_test(aimc::test::data_dir() + "/cifar-10", images),
-          aimc::io::read_cifar10_train(aimc::test::data_dir() + "/cifar-10", calibration)};
-}
-
-#define REQUIRE_MODEL(name)                                               \
-  AIMC_REQUIRE_FILE(aimc::test::models_dir() + "/" + (name) + ".h5");     \
-  AIMC_REQUIRE_FILE(aimc::test::data_dir() + "/cifar-10/test_batch.bin"); \
-  AIMC_REQUIRE_FILE(aimc::test::data_dir() + "/cifar-10/data_batch_1.bin")
-
-InferenceParams chip_inference() {
-  InferenceParams p;
-  p.fold_batchnorm = false;  // BatchNorm is the local digital unit's affine on the chip
-  return p;
+// The model, test images and calibration (training) images of a test.
+aimc::test::ModelFixture load(const std::string& name, int images, int calibration) {
+  return aimc::test::load_model_fixture(name, images, calibration);
 }
 
 TEST(Chip, EveryNonIdealityOffGivesTheIdealCount) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 1000, 64);
   const auto params = aimc::io::read_chip_config(k_configs + "ideal.ini", {});
   const Network ideal_net(f.model, {});
   const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
   const Network net(f.model, chip_inference());
   AnalogChip chip(net, params, f.model.name, 1, 0);
-  chip.calibrate(f.calibration);
+  chip.calibrate(f.train);
   chip.set_time(3600.0);  // drift is off in ideal.ini: time must change nothing
   const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
   EXPECT_EQ(count_correct(analog, f.test), count_correct(ideal, f.test));
@@ -84,7 +62,7 @@ TEST(Chip, EveryNonIdealityOffGivesTheIdealCount) {
 }
 
 TEST(Chip, QuantisationAloneCostsAtMostOnePointOnResnet32) {
-  REQUIRE_MODEL("resnet32");
+  AIMC_REQUIRE_MODEL("resnet32");
   const auto f = load("resnet32", 2000, 64);
   const auto params = aimc::io::read_chip_config(
       k_configs + "hermes64.ini",
@@ -96,7 +74,7 @@ TEST(Chip, QuantisationAloneCostsAtMostOnePointOnResnet32) {
   const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
   const Network net(f.model, chip_inference());
   AnalogChip chip(net, params, f.model.name, 1, 0);
-  chip.calibrate(f.calibration);
+  chip.calibrate(f.train);
   const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
   const auto lost = count_correct(ideal, f.test) - count_correct(analog, f.test);
   EXPECT_LE(lost, 20) << "8-bit DAC/ADC lost " << lost << " of 2000 images";
@@ -105,7 +83,7 @@ TEST(Chip, QuantisationAloneCostsAtMostOnePointOnResnet32) {
 }
 
 TEST(Chip, SameChipAnyThreadCount) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 96, 16);
   const auto params = aimc::io::read_chip_config(k_configs + "hermes64.ini", {});
   const Network net(f.model, chip_inference());
@@ -113,14 +91,14 @@ TEST(Chip, SameChipAnyThreadCount) {
   for (int threads : {1, 2}) {
     const tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
     AnalogChip chip(net, params, f.model.name, 7, 3);
-    chip.calibrate(f.calibration);
+    chip.calibrate(f.train);
     chip.set_time(86400.0);
     runs.push_back(net.infer(f.test.image(0), f.test.size(), chip));
   }
   EXPECT_EQ(runs[0], runs[1]);
   // A different chip instance is a different sample.
   AnalogChip other(net, params, f.model.name, 7, 4);
-  other.calibrate(f.calibration);
+  other.calibrate(f.train);
   other.set_time(86400.0);
   EXPECT_NE(net.infer(f.test.image(0), f.test.size(), other), runs[0]);
 }
@@ -371,7 +349,7 @@ TEST(Tile, AdcMismatchHasTheConfiguredSpreadAndCalibrationLeavesTheResidual) {
 }
 
 TEST(Chip, DigitalLastLayerLeavesTheLinearOffTheCores) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 64, 16);
   const Network net(f.model, chip_inference());
   const auto analog = aimc::io::read_chip_config(k_configs + "ideal.ini", {});
@@ -381,7 +359,7 @@ TEST(Chip, DigitalLastLayerLeavesTheLinearOffTheCores) {
   AnalogChip d(net, digital, f.model.name, 1, 0);
   EXPECT_EQ(a.mapping().blocks.size(), 36U);
   EXPECT_EQ(d.mapping().blocks.size(), 35U);
-  d.calibrate(f.calibration);
+  d.calibrate(f.train);
   const Network ideal_net(f.model, {});
   const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
   EXPECT_EQ(count_correct(net.infer(f.test.image(0), f.test.size(), d), f.test),
@@ -396,7 +374,7 @@ namespace {
 // README's drift table: ResNet-32 at 1 day, about 20 % without and 80 % with global
 // compensation); both compensations must beat none by a wide margin on the same chip.
 TEST(Chip, DriftCompensationRecoversAccuracy) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 300, 32);
   const Network net(f.model, chip_inference());
   std::map<std::string, std::int64_t> correct;
@@ -404,7 +382,7 @@ TEST(Chip, DriftCompensationRecoversAccuracy) {
     const auto p = aimc::io::read_chip_config(k_configs + "hermes64.ini",
                                               {std::string("drift.compensation=") + mode});
     AnalogChip chip(net, p, f.model.name, 1, 0);
-    chip.calibrate(f.calibration);
+    chip.calibrate(f.train);
     chip.set_time(86400.0);
     correct[mode] = count_correct(net.infer(f.test.image(0), f.test.size(), chip), f.test);
   }
@@ -470,14 +448,14 @@ namespace {
 // Calibration depends on the network and converters only, so a calibration from one chip applied
 // to another gives exactly what calibrating that chip itself gives.
 TEST(Chip, OneCalibrationServesEveryChipInstance) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 48, 16);
   const Network net(f.model, chip_inference());
   const auto p = aimc::io::read_chip_config(k_configs + "hermes64.ini", {});
   AnalogChip first(net, p, f.model.name, 1, 0);
-  const auto calibration = first.calibrate(f.calibration);
+  const auto calibration = first.calibrate(f.train);
   AnalogChip own(net, p, f.model.name, 1, 5);
-  EXPECT_EQ(own.calibrate(f.calibration).z_bound, calibration.z_bound);
+  EXPECT_EQ(own.calibrate(f.train).z_bound, calibration.z_bound);
   AnalogChip reused(net, p, f.model.name, 1, 5);
   reused.apply(calibration);
   own.set_time(3600.0);
@@ -494,7 +472,7 @@ TEST(Chip, OneCalibrationServesEveryChipInstance) {
 // and a chip with other calibration keys refuses it. aimc run reused a per_core calibration for
 // per_column chips before, since its cache key left programming.weight_scaling out.
 TEST(Chip, ACalibrationIsRefusedByAChipWithOtherCalibrationKeys) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 16, 8);
   const Network net(f.model, chip_inference());
   const auto per_core = aimc::io::read_chip_config(
@@ -503,7 +481,7 @@ TEST(Chip, ACalibrationIsRefusedByAChipWithOtherCalibrationKeys) {
       aimc::io::read_chip_config(k_configs + "hermes64.ini",
                                  {"programming.weight_scaling=per_column", "calibration.images=8"});
   AnalogChip a(net, per_core, f.model.name, 1, 0);
-  const auto calibration = a.calibrate(f.calibration);
+  const auto calibration = a.calibrate(f.train);
   AnalogChip b(net, per_column, f.model.name, 1, 0);
   try {
     b.apply(calibration);
@@ -531,7 +509,7 @@ TEST(Chip, ACalibrationIsRefusedByAChipWithOtherCalibrationKeys) {
 // rounding, so the logits agree to float precision; with noise keyed by chunk offsets (before)
 // they differed by the noise itself.
 TEST(Chip, PerMvmNoiseDoesNotDependOnTheExecutionPath) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 24, 8);
   const auto p = aimc::io::read_chip_config(
       k_configs + "hermes64.ini",
@@ -543,7 +521,7 @@ TEST(Chip, PerMvmNoiseDoesNotDependOnTheExecutionPath) {
     ip.batch_images = batch;
     const Network net(f.model, ip);
     AnalogChip chip(net, p, f.model.name, 3, 1);
-    chip.calibrate(f.calibration);
+    chip.calibrate(f.train);
     chip.set_time(86400.0);
     return net.infer(f.test.image(0), f.test.size(), chip);
   };
@@ -563,7 +541,7 @@ TEST(Chip, PerMvmNoiseDoesNotDependOnTheExecutionPath) {
   InferenceParams ip = chip_inference();
   const Network net(f.model, ip);
   AnalogChip chip(net, p, f.model.name, 3, 1);
-  chip.calibrate(f.calibration);
+  chip.calibrate(f.train);
   chip.set_time(86400.5);
   const auto moved = net.infer(f.test.image(0), f.test.size(), chip);
   float change = 0;
@@ -591,7 +569,7 @@ std::vector<float> tile_alphas(const AnalogChip& chip) {
 // with drift off, two read times draw different read noise and so give different α; with the
 // read noise scaled to 0 as well, they give the same α (issue 16).
 TEST(DriftCompensation, ReadoutCarriesReadNoiseInEveryMode) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 8, 8);
   const Network net(f.model, chip_inference());
   for (const char* mode : {"per_mvm", "per_evaluation"})
@@ -603,7 +581,7 @@ TEST(DriftCompensation, ReadoutCarriesReadNoiseInEveryMode) {
              std::string("device.read_noise_scale=") + read_noise, "device.drift_nu_mean_scale=0",
              "device.drift_nu_std_scale=0", "calibration.images=8"});
         AnalogChip chip(net, p, f.model.name, 1, 0);
-        chip.calibrate(f.calibration);
+        chip.calibrate(f.train);
         chip.set_time(3600.0);
         const auto first = tile_alphas(chip);
         chip.set_time(3601.0);
@@ -622,7 +600,7 @@ TEST(DriftCompensation, ReadoutCarriesReadNoiseInEveryMode) {
 // noise grows with log t, so α at later times sits a little below 1 (0.9991 here, per-MVM, chip
 // readout); that bias is below the noise of a single readout.
 TEST(DriftCompensation, WithoutDriftAlphaIsOneWithinTheReadoutNoise) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 8, 8);
   const Network net(f.model, chip_inference());
   for (const char* mode : {"per_mvm", "per_evaluation"})
@@ -632,7 +610,7 @@ TEST(DriftCompensation, WithoutDriftAlphaIsOneWithinTheReadoutNoise) {
           {std::string("noise.read_noise_mode=") + mode, std::string("drift.readout=") + readout,
            "device.drift_nu_mean_scale=0", "device.drift_nu_std_scale=0", "calibration.images=8"});
       AnalogChip chip(net, p, f.model.name, 1, 0);
-      chip.calibrate(f.calibration);
+      chip.calibrate(f.train);
       std::vector<double> alpha;
       for (int k = 0; k < 12; ++k) {
         chip.set_time(3600.0 * (k + 1));
@@ -661,7 +639,7 @@ TEST(DriftCompensation, WithoutDriftAlphaIsOneWithinTheReadoutNoise) {
 // mean drift. Per column, α·W_n(t) must be closer to the programmed W_n than W_n(t) is, for both
 // readouts.
 TEST(DriftCompensation, AlphaUndoesTheMeanDrift) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 8, 8);
   const Network net(f.model, chip_inference());
   for (const char* readout : {"chip", "aihwkit"}) {
@@ -669,7 +647,7 @@ TEST(DriftCompensation, AlphaUndoesTheMeanDrift) {
         k_configs + "hermes64.ini", {std::string("drift.readout=") + readout,
                                      "drift.compensation=global", "calibration.images=8"});
     AnalogChip chip(net, p, f.model.name, 1, 0);
-    chip.calibrate(f.calibration);
+    chip.calibrate(f.train);
     chip.set_time(86400.0);
     for (std::size_t t = 0; t < chip.mapping().blocks.size(); ++t) {
       const AnalogTile& tile = chip.tile(t);
@@ -742,7 +720,7 @@ namespace {
 // (converters.adc_bound, in weight units) the tile's ADC range is that bound over the tile's one
 // weight scale.
 TEST(InputScaling, PerVectorWithExactConvertersIsIdealAndTheBoundIsInWeightUnits) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 200, 16);
   const Network ideal_net(f.model, {});
   const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
@@ -752,7 +730,7 @@ TEST(InputScaling, PerVectorWithExactConvertersIsIdealAndTheBoundIsInWeightUnits
       {"converters.input_scaling=per_vector", "programming.weight_scaling=per_tile",
        "converters.adc_bound=12", "calibration.images=16"});
   AnalogChip chip(net, params, f.model.name, 1, 0);
-  chip.calibrate(f.calibration);
+  chip.calibrate(f.train);
   chip.set_time(3600.0);
   const auto analog = net.infer(f.test.image(0), f.test.size(), chip);
   EXPECT_LT(max_relative_difference(analog, ideal), 1e-4);

@@ -7,10 +7,7 @@
 
 #include <cmath>
 
-#include "experiment/evaluate.hpp"
 #include "io/chip_config.hpp"
-#include "io/cifar10.hpp"
-#include "io/model_file.hpp"
 #include "network/analog_chip.hpp"
 #include "network/recalibration.hpp"
 #include "test_support.hpp"
@@ -20,45 +17,20 @@ namespace {
 
 using aimc::network::AnalogChip;
 using aimc::network::ColumnStats;
-using aimc::network::InferenceParams;
 using aimc::network::k_recalibration_first_image;
-using aimc::network::Model;
 using aimc::network::Network;
 
 const std::string k_configs = std::string(AIMC_SOURCE_DIR) + "/configs/chips/";
 
-#define REQUIRE_MODEL(name)                                               \
-  AIMC_REQUIRE_FILE(aimc::test::models_dir() + "/" + (name) + ".h5");     \
-  AIMC_REQUIRE_FILE(aimc::test::data_dir() + "/cifar-10/test_batch.bin"); \
-  AIMC_REQUIRE_FILE(aimc::test::data_dir() + "/cifar-10/data_batch_1.bin")
+using aimc::test::chip_inference;
+using aimc::test::count_correct;
 
-struct Fixture {
-  Model model;
-  aimc::network::ImageSet test;
-  aimc::network::ImageSet train;
-};
-
-Fixture load(const std::string& name, int images, int train) {
-  return {aimc::io::read_model(aimc::test::models_dir() + "/" + name + ".h5"),
-          aimc::io::read_cifar10_test(aimc::test::data_dir() + "/cifar-10", images),
-          aimc::io::read_cifar10_train(aimc::test::data_dir() + "/cifar-10", train)};
-}
-
-InferenceParams chip_inference() {
-  InferenceParams p;
-  p.fold_batchnorm = false;  // BatchNorm is the local digital unit's affine on the chip
-  return p;
-}
-
-std::int64_t count_correct(const std::vector<float>& logits, const aimc::network::ImageSet& set) {
-  std::int64_t correct = 0;
-  for (int i = 0; i < set.size(); ++i)
-    correct += aimc::experiment::argmax(&logits[i * 10], 10) == set.labels[i];
-  return correct;
+aimc::test::ModelFixture load(const std::string& name, int test, int train) {
+  return aimc::test::load_model_fixture(name, test, train);
 }
 
 TEST(Recalibration, LayerwiseForwardEqualsInferBitForBit) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   // 70 images: two full batches of 32 and a partial one.
   const auto f = load("resnet20", 70, 1);
   const Network net(f.model, chip_inference());
@@ -93,7 +65,7 @@ TEST(Recalibration, MomentFitMapsTheStatisticsAndIsExactWhenTheyAreEqual) {
 // affine measures equal statistics and its correction is exactly the identity: the logits are
 // those of the uncorrected chip, bit for bit.
 TEST(Recalibration, AffineOnTheIdealChipIsTheIdentityBitForBit) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 500, 128);
   const Network net(f.model, chip_inference());
   std::vector<std::vector<float>> runs;
@@ -117,7 +89,7 @@ TEST(Recalibration, AffineOnTheIdealChipIsTheIdentityBitForBit) {
 // equal the float network's only up to float rounding: the gains are 1 within a few float ulps,
 // and the correct count is exactly the float network's.
 TEST(Recalibration, AdabsOnTheIdealChipKeepsTheIdealCount) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 1000, 128);
   const Network ideal_net(f.model, {});
   const auto ideal = ideal_net.infer(f.test.image(0), f.test.size(), aimc::network::IdealBackend{});
@@ -138,7 +110,7 @@ TEST(Recalibration, AdabsOnTheIdealChipKeepsTheIdealCount) {
 }
 
 TEST(Recalibration, SameResultAnyThreadCount) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 64, 64);
   const Network net(f.model, chip_inference());
   for (const char* mode : {"adabs", "affine"}) {
@@ -162,7 +134,7 @@ TEST(Recalibration, SameResultAnyThreadCount) {
 // network's mean and standard deviation per column (re-measured with every layer corrected: the
 // same MVMs and noise draws, since the noise is keyed by image and pixel).
 TEST(Recalibration, AdabsOutputsHaveTheFloatNetworksStatistics) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 1, 64);
   const Network net(f.model, chip_inference());
   const auto params = aimc::io::read_chip_config(
@@ -190,7 +162,7 @@ TEST(Recalibration, AdabsOutputsHaveTheFloatNetworksStatistics) {
 }
 
 TEST(Recalibration, NeedsItsImagesAndEnoughOfThem) {
-  REQUIRE_MODEL("resnet20");
+  AIMC_REQUIRE_MODEL("resnet20");
   const auto f = load("resnet20", 1, 32);
   const Network net(f.model, chip_inference());
   const auto params = aimc::io::read_chip_config(

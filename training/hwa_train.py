@@ -80,8 +80,8 @@ sys.path.insert(0, os.path.join(REPO, "benchmarks"))
 
 import pytorch_resnet  # noqa: E402  (the ResNet-CIFAR and its .npz loader)
 import train_cifar  # noqa: E402  (the ResNet-9, its ONNX export, the data pipeline)
-from train_cifar import (EpochPlan, atomic_save, find_data_dir, fmt_time,  # noqa: E402
-                         load_cifar, make_train_batch)
+from train_cifar import (EpochPlan, Stop, atomic_save, find_data_dir,  # noqa: E402
+                         fmt_time, load_cifar, make_train_batch)
 
 MEAN = torch.from_numpy(pytorch_resnet.MEAN).view(1, 3, 1, 1)
 STD = torch.from_numpy(pytorch_resnet.STD).view(1, 3, 1, 1)
@@ -300,10 +300,6 @@ def parse_args(argv=None):
     if args.sigma < 0 or args.kappa < 0:
         p.error("--sigma and --kappa must be >= 0")
     return args
-
-
-class Stop:
-    requested = False
 
 
 def main():
