@@ -49,7 +49,8 @@ statistics, RNG state, position inside the epoch). Checkpoints (OUT/checkpoint.p
 atomically) are saved after every epoch, every --ckpt-minutes minutes, and on SIGTERM/SIGINT.
 
 Outputs in --out: checkpoint.pt; NAME.npz (the fine-tuned state_dict with the same tensors as the
-input .npz) or NAME.onnx, for `aimc import`; NAME.json (software accuracy on the test images, the
+input .npz) or NAME.onnx, which `aimc import` reads; NAME.h5, that import in aimc's model format
+(with --aimc, by default build/aimc when it exists); NAME.json (software accuracy on the test images, the
 command, the recipe, the loss of every step).
 
 Examples:
@@ -65,6 +66,7 @@ import os
 import random
 import shlex
 import signal
+import subprocess
 import sys
 import time
 
@@ -287,6 +289,9 @@ def parse_args(argv=None):
     p.add_argument("--limit-train", type=int, default=0, help="only the first N train images")
     p.add_argument("--limit-test", type=int, default=0, help="only the first N test images")
     p.add_argument("--no-progress", action="store_true", help="no progress line")
+    p.add_argument("--aimc", default=os.path.join(REPO, "build", "aimc"),
+                   help="aimc binary that imports the export into OUT/NAME.h5, aimc's model "
+                        "format (default build/aimc; skipped if absent; '' to skip)")
     args = p.parse_args(argv)
     if args.name is None:
         args.name = os.path.splitext(os.path.basename(args.model))[0] + "_hwa"
@@ -435,6 +440,14 @@ def main():
                     "lr", "momentum", "weight_decay", "batch", "cutout", "seed", "threads")},
                 commands=state["commands"], torch=torch.__version__, losses=state["losses"],
                 wall_seconds_this_run=round(time.time() - t_start, 1))
+    if args.aimc and os.path.exists(args.aimc):
+        h5 = os.path.join(args.out, args.name + ".h5")
+        proc = subprocess.run([args.aimc, "import", out_file, "-o", h5], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            sys.exit("hwa_train: %s import failed: %s" % (args.aimc, proc.stderr.strip()))
+        info["aimc_model"] = os.path.basename(h5)
+        print("hwa_train: " + proc.stdout.strip(), flush=True)
     with open(os.path.join(args.out, args.name + ".json"), "w") as f:
         json.dump(info, f, indent=1)
     print("\nhwa_train: %s: software accuracy %d/%d (%.2f %%; %d/%d before) -> %s" % (
