@@ -7,7 +7,8 @@
 One row per sweep point, one column per sweep axis, then the number of finished chips and the
 accuracy in percent. The interval is Student's t over chips, as aimc computes it. Several files
 give one table with a leading 'file' column (their axes may differ; missing cells are empty).
-Markdown (default) prints 'mean ± half-width'; CSV has separate numeric columns in percent.
+Markdown (default) prints 'mean ± half-width'; CSV has separate numeric columns in percent;
+--pivot AXIS puts one column per value of AXIS (e.g. t_inference), as a paper's table would.
 Files with the throughput-and-energy model's columns also get energy per image (µJ) and TOPS/W,
 means over the point's chips.
 """
@@ -91,11 +92,41 @@ def markdown(t: pd.DataFrame, digits: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def pivot_markdown(t: pd.DataFrame, axis: str, digits: int) -> str:
+    """One row per combination of the model and the other axes, one column per value of `axis`,
+    each cell 'mean ± half-width' of the 95% CI (the layout of a results table in a paper)."""
+    if axis not in t:
+        raise KeyError(axis)
+    perf = [c for c in PERF_HEAD if c in t]
+    rows = ["model"] + [c for c in t.columns if c not in ("file", "model", "chips", axis, *perf)
+                        and not c.endswith("_pct")]
+    values = list(dict.fromkeys(t[axis]))
+    head = rows + [f"{axis} = {_cell(v)}" for v in values]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key, group in t.groupby(rows, sort=False, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        cells = [_cell(k) for k in key]
+        for v in values:
+            g = group[group[axis] == v]
+            if g.empty or not np.isfinite(g["mean_pct"].iloc[0]):
+                cells.append("-")
+                continue
+            r = g.iloc[0]
+            half = (r["ci95_high_pct"] - r["ci95_low_pct"]) / 2
+            cells.append(f"{r['mean_pct']:.{digits}f}"
+                         + (f" ± {half:.{digits}f}" if np.isfinite(half) else ""))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("files", nargs="+", help="aimc results files (.h5)")
     ap.add_argument("--csv", action="store_true", help="CSV instead of markdown")
     ap.add_argument("--digits", type=int, default=2, help="decimals in markdown (default 2)")
+    ap.add_argument("--pivot", metavar="AXIS",
+                    help="markdown with one column per value of this sweep axis (e.g. "
+                         "t_inference), one row per model and other axes")
     args = ap.parse_args(argv)
     try:
         t = table(args.files)
@@ -104,6 +135,12 @@ def main(argv=None) -> int:
         return 2
     if args.csv:
         t.to_csv(sys.stdout, index=False, float_format="%.6g")
+    elif args.pivot:
+        if args.pivot not in t:
+            print(f"summarize: error: --pivot {args.pivot}: not a sweep axis of these files",
+                  file=sys.stderr)
+            return 2
+        sys.stdout.write(pivot_markdown(t, args.pivot, args.digits))
     else:
         sys.stdout.write(markdown(t, args.digits))
     return 0

@@ -187,6 +187,25 @@ def test_summary_matches_numpy_over_samples(files):
         assert row["accuracy_median"] == np.median(acc)
 
 
+def test_summarize_pivot(files):
+    """--pivot t_inference: one column per read time, one row per compensation, the same cells
+    as the long table."""
+    path, _ = files
+    proc = run_script("summarize.py", path, "--pivot", "t_inference")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    r = load(path)
+    times = list(dict.fromkeys(r.points["t_inference"]))
+    assert lines[0] == ("| model | chip.drift.compensation | "
+                        + " | ".join(f"t_inference = {t:g}" for t in times) + " |")
+    assert len(lines) == 2 + r.points["chip.drift.compensation"].nunique()
+    first = r.samples.loc[r.samples["point"] == 0, "accuracy"].to_numpy() * 100
+    half = T975_DF2 * first.std(ddof=1) / np.sqrt(3)
+    assert lines[2].startswith(f"| resnet20 | none | {first.mean():.2f} ± {half:.2f} |")
+    bad = run_script("summarize.py", path, "--pivot", "colour")
+    assert bad.returncode == 2 and "not a sweep axis" in bad.stderr
+
+
 def test_summarize_markdown(files):
     path, _ = files
     proc = run_script("summarize.py", path)
