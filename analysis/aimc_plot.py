@@ -35,6 +35,14 @@ def _x_values(r: Results, x: str) -> np.ndarray:
     return r.points[x].to_numpy(dtype=float)
 
 
+def _names(results: list[Results]):
+    """Each file's name in legends: its model's, or its file name where models share a name (the
+    same network with other weights)."""
+    models = [r.model_name or r.path.stem for r in results]
+    unique = len(set(models)) == len(models)
+    return {id(r): (m if unique else r.path.stem) for r, m in zip(results, models)}
+
+
 def plot_accuracy(results: list[Results], x: str, *, log_x: bool, x_label: str,
                   time_ticks: bool = False, title: str | None = None):
     """One figure: accuracy (%) against axis ``x`` for every file in ``results``."""
@@ -42,6 +50,11 @@ def plot_accuracy(results: list[Results], x: str, *, log_x: bool, x_label: str,
         x = "t_inference"
     fig, ax = plt.subplots(figsize=(9.0, 4.5), layout="constrained")
     several = len(results) > 1
+    names = _names(results)
+
+    def name_of(r: Results) -> str:
+        return names[id(r)]
+
     baselines = {}
     ticks = set()
     for r in results:
@@ -62,7 +75,7 @@ def plot_accuracy(results: list[Results], x: str, *, log_x: bool, x_label: str,
             g = g.sort_values("_x")
             label = curve_label(g.iloc[0], others) if others else "aimc chip"
             if several:
-                label = f"{r.model_name or r.path.stem}: {label}"
+                label = f"{name_of(r)}: {label}"
             line, = ax.plot(g["_x"], 100 * g["accuracy_mean"], marker="o", label=label)
             # The band is undefined (NaN) at points with one chip; fill_between leaves gaps there.
             # A t interval over few chips can reach past 0 or 100 %; accuracy cannot, so the band
@@ -72,7 +85,7 @@ def plot_accuracy(results: list[Results], x: str, *, log_x: bool, x_label: str,
             ax.fill_between(g["_x"], low, high, color=line.get_color(), alpha=0.2, linewidth=0)
             ticks.update(g["_x"].tolist())
         if np.isfinite(r.ideal_accuracy):
-            baselines[r.model_name or r.path.stem] = r.ideal_accuracy
+            baselines[name_of(r)] = r.ideal_accuracy
     for i, (model, acc) in enumerate(baselines.items()):
         name = f"{model} " if several else ""
         ax.axhline(100 * acc, color="black", linestyle="--", linewidth=1,

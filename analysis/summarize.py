@@ -93,13 +93,18 @@ def markdown(t: pd.DataFrame, digits: int) -> str:
 
 
 def pivot_markdown(t: pd.DataFrame, axis: str, digits: int) -> str:
-    """One row per combination of the model and the other axes, one column per value of `axis`,
-    each cell 'mean ± half-width' of the 95% CI (the layout of a results table in a paper)."""
+    """One row per combination of the model and the other axes (and the file's name, when there
+    are several files), one column per value of `axis`, each cell 'mean ± half-width' of the 95%
+    CI (the layout of a results table in a paper)."""
     if axis not in t:
         raise KeyError(axis)
     perf = [c for c in PERF_HEAD if c in t]
-    rows = ["model"] + [c for c in t.columns if c not in ("file", "model", "chips", axis, *perf)
-                        and not c.endswith("_pct")]
+    t = t.copy()
+    t["file"] = [Path(f).stem for f in t["file"]]
+    several = t["file"].nunique() > 1
+    rows = (["file"] if several else []) + ["model"] + [
+        c for c in t.columns if c not in ("file", "model", "chips", axis, *perf)
+        and not c.endswith("_pct")]
     values = list(dict.fromkeys(t[axis]))
     head = rows + [f"{axis} = {_cell(v)}" for v in values]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
