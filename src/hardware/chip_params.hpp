@@ -33,6 +33,10 @@ enum class DriftCompensation { none, global, per_column, adabs, affine };
 inline bool recalibrates(DriftCompensation m) {
   return m == DriftCompensation::adabs || m == DriftCompensation::affine;
 }
+// Whether `m` scales by α from a reference readout (global, per_column).
+inline bool reads_reference(DriftCompensation m) {
+  return m == DriftCompensation::global || m == DriftCompensation::per_column;
+}
 // The readout that compensation compares (hardware/drift_compensation.hpp, docs/chip.md):
 //  - chip: a fixed pattern of random-sign inputs at a calibrated amplitude, through the DAC, the
 //    noisy crossbar and the ADC, as the chip itself can read; the reference is read right after

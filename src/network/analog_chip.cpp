@@ -100,8 +100,7 @@ void AnalogChip::set_time(double t_inference_s) {
 }
 
 void AnalogChip::read_at(double t_inference_s) {
-  const bool compensate = params_.drift_compensation == hardware::DriftCompensation::global ||
-                          params_.drift_compensation == hardware::DriftCompensation::per_column;
+  const bool compensate = hardware::reads_reference(params_.drift_compensation);
   correction_.assign(net_->dense_layers().size(), ColumnCorrection{});
   recalibrated_ = !hardware::recalibrates(params_.drift_compensation);
   t_inference_s_ = t_inference_s;
@@ -504,9 +503,7 @@ void AnalogChip::apply(const Calibration& calibration) {
   // The reference depends on the converter ranges; the chip's random draws for it are fixed by
   // its stream keys, so re-taking it after another apply() gives the same values.
   calibrated_ = true;
-  if (params_.drift_compensation == hardware::DriftCompensation::global ||
-      params_.drift_compensation == hardware::DriftCompensation::per_column)
-    take_reference_readouts();
+  if (hardware::reads_reference(params_.drift_compensation)) take_reference_readouts();
   // The affine target depends on the ADC ranges.
   affine_reference_.reset();
   // Recalibrating here would be wasted: set_time does it for the read that counts.
